@@ -1,0 +1,266 @@
+"""The CRM object: plugins, registries, compiled packs, database and tenants."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from crmkit.clock import Clock, utc_now
+from crmkit.conditions.parser import Schema
+from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
+from crmkit.facets import Facet, FacetRegistry
+from crmkit.packs import Pack, PackRegistry
+from crmkit.plugins import build_plugin_manager
+from crmkit.rules.actions import ActionRegistry, ActionSpec
+from crmkit.rules.compiler import CompiledRuleset, compile_pack
+from crmkit.rules.engine import RuleEngine, default_engine
+from crmkit.runtime import TenantRuntime
+from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
+from crmkit.storage.models import ContactFacetRow, ContactRow, CounterRow, TenantPackRow, TenantRow
+from crmkit.tenant import Tenant
+
+
+class CRM:
+    """A CRM composed from the installed plugins, on one database.
+
+    >>> crm = CRM("sqlite:///crm.db")
+    >>> crm.migrate()
+    >>> acme = crm.configure_tenant("acme", ["17hats"])
+    >>> contact = acme.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
+    >>> acme.record_event(contact["id"], "lead_form_submitted")
+
+    ``plugins`` are registered besides the installed (entry-point) plugins;
+    ``clock`` decides what "now" is; ``engine`` replaces the durable_rules backend.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+        clock: Clock = utc_now,
+        engine: RuleEngine | None = None,
+        env: Mapping[str, str] | None = None,
+        **engine_options: Any,
+    ) -> None:
+        self.pm = build_plugin_manager(plugins, load_entry_points=load_entry_points, env=env)
+        self.facets = FacetRegistry()
+        self.actions = ActionRegistry()
+        self.packs = PackRegistry()
+        self._collect_registrations()
+        self.schema = Schema(facets={f.name: f.value_names for f in self.facets})
+        self.db = make_engine(url, **engine_options)
+        self.clock = clock
+        self.rules_engine = engine or default_engine()
+        self._compiled: dict[str, CompiledRuleset] = {}
+        self._runtimes: dict[str, TenantRuntime] = {}
+        self._lock = threading.Lock()
+        self._schema_checked = False
+
+    # ------------------------------------------------------------ plugins
+    def _run_register_hook(self, hook_name: str, register: Callable[..., None]) -> None:
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            provider = impl.plugin_name
+
+            def bound(*args: Any, _provider: str = provider) -> None:
+                register(*args, _provider)
+
+            try:
+                impl.function(register=bound)
+            except CRMError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {provider!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+
+    def _collect_registrations(self) -> None:
+        def add_facet(facet: Facet, provider: str) -> None:
+            self.facets.register(facet, provider)
+
+        def add_action(name: str, spec: ActionSpec, provider: str) -> None:
+            self.actions.register(name, spec, provider)
+
+        def add_pack(pack: Pack, provider: str) -> None:
+            self.packs.register(pack, provider)
+
+        self._run_register_hook("crmkit_register_facets", add_facet)
+        self._run_register_hook("crmkit_register_actions", add_action)
+        self._run_register_hook("crmkit_register_packs", add_pack)
+        for pack in self.packs.all():
+            for name in pack.facets:
+                if name not in self.facets:
+                    raise PluginError(
+                        f"pack {pack.ref} (plugin {self.packs.providers[pack.ref]!r}) uses "
+                        f"facet {name!r}, which no plugin registers"
+                    )
+
+    def compiled(self, pack: Pack) -> CompiledRuleset:
+        """The compiled rules of a pack version, shared by every tenant that uses it."""
+        with self._lock:
+            found = self._compiled.get(pack.ref)
+            if found is None:
+                found = self._compiled[pack.ref] = compile_pack(pack, self.schema, self.actions)
+            return found
+
+    # ------------------------------------------------------------ schema
+    def migrate(self) -> None:
+        """Create or upgrade the database schema (Alembic migrations)."""
+        upgrade(self.db)
+        self._schema_checked = True
+
+    def _check_schema(self) -> None:
+        if self._schema_checked:
+            return
+        try:
+            current = current_revision(self.db)
+        except (OperationalError, ProgrammingError) as exc:
+            raise ConfigError(f"cannot open the database {self.db.url!r}: {exc}") from None
+        if current is None:
+            raise ConfigError("the database has no crmkit schema yet; run `crmkit init` first")
+        if current != head_revision(self.db):
+            raise ConfigError(
+                f"the database schema is at revision {current}; run `crmkit init` to upgrade it"
+            )
+        self._schema_checked = True
+
+    # ------------------------------------------------------------ tenants
+    def configure_tenant(
+        self, name: str, packs: Sequence[str], settings: Mapping[str, Any] | None = None
+    ) -> Tenant:
+        """Create the tenant, or replace its pack list (and merge ``settings``).
+
+        Every pack is resolved and compiled before anything is written, so a bad pack or
+        ruleset leaves the tenant as it was. Contacts get the default value of facets
+        the new packs bring.
+        """
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise ConfigError(f"invalid tenant name {name!r}")
+        resolved: list[Pack] = []
+        for spec in packs:
+            pack = self.packs.resolve(spec)
+            if any(p.name == pack.name for p in resolved):
+                raise ConfigError(f"pack {pack.name!r} is listed twice for tenant {name!r}")
+            self.compiled(pack)
+            resolved.append(pack)
+        self._check_schema()
+        now = self.clock()
+        with self.db.begin() as conn:
+            row = conn.execute(
+                select(TenantRow.id, TenantRow.settings).where(TenantRow.name == name)
+            ).first()
+            if row is None:
+                tenant_id = conn.execute(
+                    insert(TenantRow)
+                    .values(
+                        name=name, settings=dict(settings or {}), config_version=1, created_at=now
+                    )
+                    .returning(TenantRow.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(CounterRow),
+                    [
+                        {"tenant_id": tenant_id, "name": counter, "value": 0}
+                        for counter in ("contact", "account", "project", "note", "event")
+                    ],
+                )
+            else:
+                tenant_id = row[0]
+                merged = {**(row[1] or {}), **(settings or {})}
+                conn.execute(
+                    update(TenantRow)
+                    .where(TenantRow.id == tenant_id)
+                    .values(config_version=TenantRow.config_version + 1, settings=merged)
+                )
+                conn.execute(
+                    delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id)
+                )
+            if resolved:
+                conn.execute(
+                    insert(TenantPackRow),
+                    [
+                        {"tenant_id": tenant_id, "position": i, "spec": spec.strip()}
+                        for i, spec in enumerate(packs)
+                    ],
+                )
+            self._backfill_defaults(conn, tenant_id, resolved)
+        return Tenant(self, name)
+
+    def _backfill_defaults(self, conn: Connection, tenant_id: int, packs: list[Pack]) -> None:
+        for facet_name in dict.fromkeys(f for p in packs for f in p.facets):
+            facet = self.facets.get(facet_name)
+            c, f = ContactRow.__table__.c, ContactFacetRow.__table__.c
+            missing = (
+                select(c.tenant_id, c.id, literal(facet.name), literal(facet.default))
+                .where(c.tenant_id == tenant_id)
+                .where(
+                    ~select(f.contact_id)
+                    .where(f.tenant_id == c.tenant_id, f.contact_id == c.id, f.facet == facet.name)
+                    .exists()
+                )
+            )
+            conn.execute(
+                insert(ContactFacetRow).from_select(
+                    ["tenant_id", "contact_id", "facet", "value"], missing
+                )
+            )
+
+    def tenant(self, name: str) -> Tenant:
+        """The tenant called ``name``; :class:`NotFoundError` if it was never configured."""
+        self._check_schema()
+        with self.db.connect() as conn:
+            found = conn.execute(select(TenantRow.id).where(TenantRow.name == name)).first()
+        if found is None:
+            raise NotFoundError(f"tenant {name!r} does not exist; create it with `crmkit init`")
+        return Tenant(self, name)
+
+    def tenant_names(self) -> list[str]:
+        self._check_schema()
+        with self.db.connect() as conn:
+            return list(conn.scalars(select(TenantRow.name).order_by(TenantRow.name)))
+
+    def runtime(self, conn: Connection, name: str) -> TenantRuntime:
+        """The tenant's current configuration, rebuilt when its config_version moved."""
+        row = conn.execute(
+            select(TenantRow.id, TenantRow.config_version, TenantRow.settings).where(
+                TenantRow.name == name
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"tenant {name!r} does not exist; create it with `crmkit init`")
+        cached = self._runtimes.get(name)
+        if cached is not None and cached.tenant_id == row[0] and cached.config_version == row[1]:
+            return cached
+        specs = conn.scalars(
+            select(TenantPackRow.spec)
+            .where(TenantPackRow.tenant_id == row[0])
+            .order_by(TenantPackRow.position)
+        ).all()
+        packs = tuple(self.packs.resolve(spec) for spec in specs)
+        facets = {f: self.facets.get(f) for p in packs for f in p.facets}
+        runtime = TenantRuntime.build(
+            row[0],
+            name,
+            row[1],
+            packs,
+            tuple(self.compiled(p) for p in packs),
+            facets,
+            dict(row[2] or {}),
+        )
+        self._runtimes[name] = runtime
+        return runtime
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> CRM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

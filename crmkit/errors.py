@@ -1,0 +1,76 @@
+"""Every error crmkit raises on purpose derives from :class:`CRMError`.
+
+Each names what went wrong and where, so a CLI can print ``str(error)`` as one line.
+"""
+
+from __future__ import annotations
+
+
+class CRMError(Exception):
+    """Base class of crmkit's own errors."""
+
+
+class PluginError(CRMError):
+    """A plugin could not be loaded or registered; the message names the plugin."""
+
+
+class ConfigError(CRMError):
+    """A tenant, pack or setting is misconfigured."""
+
+
+class UnknownPackError(ConfigError):
+    """A tenant asked for a pack (or pack version) that is not installed."""
+
+
+class RulesetError(CRMError):
+    """A ruleset file is invalid; the message names the file, the rule and the reason."""
+
+    def __init__(self, source: str, reason: str, rule: str | None = None) -> None:
+        self.source = source
+        self.rule = rule
+        self.reason = reason
+        where = f"{source}, rule {rule!r}" if rule else source
+        super().__init__(f"{where}: {reason}")
+
+
+class ConditionError(CRMError):
+    """A condition expression is invalid; the message shows the position."""
+
+    def __init__(self, text: str, reason: str, column: int | None = None) -> None:
+        self.text = text
+        self.reason = reason
+        self.column = column
+        at = f" at column {column}" if column is not None else ""
+        super().__init__(f"invalid condition {text!r}{at}: {reason}")
+
+
+class ValidationError(CRMError):
+    """Input data was rejected; the message names the field."""
+
+
+class NotFoundError(CRMError):
+    """A contact, account, project or tenant does not exist in this tenant."""
+
+
+class DuplicateEventError(CRMError):
+    """An event with this id was already recorded for the tenant; nothing changed."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"event {event_id!r} was already recorded; nothing changed")
+
+
+class PolicyError(CRMError):
+    """A change was refused by a facet policy or a plugin guard; nothing changed."""
+
+
+class ActionError(CRMError):
+    """A rule's action raised; the event was stored as failed and nothing else changed."""
+
+    def __init__(self, event_id: str, rule: str, cause: BaseException) -> None:
+        self.event_id = event_id
+        self.rule = rule
+        self.cause = cause
+        super().__init__(
+            f"event {event_id!r}: action of rule {rule} failed: {type(cause).__name__}: {cause}"
+        )

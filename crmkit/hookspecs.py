@@ -1,0 +1,110 @@
+"""Hook specifications: every extension point crmkit offers, in one module.
+
+Implement a hook with ``@crmkit.hookimpl`` on a function of the same name in your plugin
+module and register the module under the ``crmkit`` entry-point group. Arguments are
+always passed by keyword; an implementation may accept any subset of them.
+
+See docs/hooks.md for a worked example of each hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from crmkit.facets import Facet
+    from crmkit.packs import Pack
+    from crmkit.rules.actions import ActionSpec, Change
+
+hookspec = pluggy.HookspecMarker("crmkit")
+
+# ---------------------------------------------------------------- registration hooks
+# Called once, when a CRM is built (crmkit.CRM(...)). The host passes a ``register``
+# callback so it can validate each item and remember which plugin provided it.
+
+
+@hookspec
+def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
+    """Register facets (enumerated contact attributes).
+
+    Called once when the CRM is built. Call ``register(Facet(...))`` for each facet the
+    plugin provides. A second facet with the same name is an error naming both plugins.
+    Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_actions(register: Callable[[str, ActionSpec], None]) -> None:
+    """Register rule actions that rulesets can use by name.
+
+    Called once when the CRM is built. Call ``register(name, ActionSpec(...))``; the
+    spec validates the action's arguments when a ruleset is loaded and turns them into
+    :class:`crmkit.rules.actions.Change` objects when a rule fires. crmkit's own
+    ``set``, ``tag``, ``untag`` and ``score`` actions are registered through this hook.
+    Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
+    """Register rule packs (rulesets, templates and the facets they use).
+
+    Called once when the CRM is built. Call ``register(Pack(...))`` once per pack
+    version; several versions of one pack may be registered side by side.
+    Returns nothing; all implementations run.
+    """
+
+
+# ---------------------------------------------------------------- decision hooks
+
+
+@hookspec(firstresult=True)
+def crmkit_guard_change(
+    tenant: str, contact_id: int, change: Change, cause_type: str
+) -> str | None:
+    """Veto a change before it is applied.
+
+    Called for every facet, tag and score change on every path (``cause_type`` is
+    ``"rule"``, ``"manual"`` or ``"import"``), after the facet's own policy accepted it.
+    Return a reason (a string) to refuse the change, or ``None`` to let it pass.
+    Stops at the first non-``None`` result. A refusal raises
+    :class:`crmkit.errors.PolicyError` with the reason and nothing is written.
+    """
+
+
+# ---------------------------------------------------------------- notifications
+# Called after the transaction committed, so an implementation sees durable data.
+# An exception here propagates to the caller; the data stays committed.
+
+
+@hookspec
+def crmkit_on_contact_created(tenant: str, contact: dict[str, Any]) -> None:
+    """A contact was created and committed.
+
+    ``contact`` is the contact as ``Tenant.get_contact`` returns it (a plain dict).
+    Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_on_event_recorded(
+    tenant: str, event: dict[str, Any], changes: list[dict[str, Any]]
+) -> None:
+    """An event was recorded and its rule changes committed.
+
+    ``event`` has id, contact_id, kind, data and occurred_at; ``changes`` lists the
+    transitions the event caused (possibly empty). Not called for events a batch
+    ingest skipped as duplicates. Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_on_event_failed(tenant: str, event: dict[str, Any], error: str) -> None:
+    """An event's rules failed; the event was stored with status ``failed``.
+
+    Called after the failure was committed and before the error reaches the caller.
+    Returns nothing; all implementations run.
+    """

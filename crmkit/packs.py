@@ -1,0 +1,102 @@
+"""Packs: versioned bundles of rulesets, templates and facets that plugins contribute.
+
+A tenant lists packs as ``name`` (the newest installed version) or ``name@version``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from packaging.version import InvalidVersion, Version
+
+from crmkit.errors import ConfigError, UnknownPackError
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A versioned rule pack.
+
+    ``rulesets`` are YAML files (``pathlib.Path`` or ``importlib.resources`` files) whose
+    rules run in the order the files are listed. ``facets`` names the facets the pack
+    uses; a tenant's facets are those of its packs.
+    """
+
+    name: str
+    version: str
+    rulesets: tuple[Traversable, ...] = ()
+    facets: tuple[str, ...] = ()
+    templates: Traversable | None = None
+    description: str = ""
+    settings: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or "@" in self.name or "," in self.name or " " in self.name:
+            raise ConfigError(f"invalid pack name {self.name!r}")
+        try:
+            Version(self.version)
+        except InvalidVersion:
+            raise ConfigError(
+                f"pack {self.name!r}: version {self.version!r} is not a valid version"
+            ) from None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``name`` or ``name@version`` into its parts, rejecting malformed specs."""
+    text = spec.strip()
+    name, sep, version = text.partition("@")
+    if not name or (sep and not version) or " " in text:
+        raise ConfigError(f"invalid pack spec {spec!r}; use NAME or NAME@VERSION")
+    return name, (version if sep else None)
+
+
+class PackRegistry:
+    """Installed packs; several versions of one pack can sit side by side."""
+
+    def __init__(self) -> None:
+        self._packs: dict[str, dict[str, Pack]] = {}
+        self.providers: dict[str, str] = {}
+
+    def register(self, pack: Pack, provider: str) -> None:
+        if not isinstance(pack, Pack):
+            raise ConfigError(f"plugin {provider!r} registered {pack!r}, which is not a Pack")
+        versions = self._packs.setdefault(pack.name, {})
+        if pack.version in versions:
+            raise ConfigError(
+                f"pack {pack.ref} is registered by both {self.providers[pack.ref]!r} "
+                f"and {provider!r}"
+            )
+        versions[pack.version] = pack
+        self.providers[pack.ref] = provider
+
+    def resolve(self, spec: str) -> Pack:
+        """Return the pack a spec names: the pinned version, or the newest one."""
+        name, version = parse_spec(spec)
+        versions = self._packs.get(name)
+        if not versions:
+            known = ", ".join(sorted(self._packs)) or "none"
+            raise UnknownPackError(f"unknown pack {name!r} (installed: {known})")
+        if version is None:
+            return versions[max(versions, key=Version)]
+        if version not in versions:
+            raise UnknownPackError(
+                f"pack {name!r} has no version {version!r} "
+                f"(installed: {', '.join(sorted(versions, key=Version))})"
+            )
+        return versions[version]
+
+    def all(self) -> list[Pack]:
+        return [
+            pack
+            for name in sorted(self._packs)
+            for _, pack in sorted(self._packs[name].items(), key=lambda kv: Version(kv[0]))
+        ]

@@ -1,0 +1,430 @@
+"""The event pipeline: load state, match rules, check and apply changes, write audit.
+
+Rules match the contact as it was when the event arrived. The changes of every rule
+that fired are applied one after another in (priority, pack position, file order); each
+is checked by the facet policy and the ``crmkit_guard_change`` hook first. Nothing is
+written until every change of the event was accepted, so a refusal or an action that
+raises leaves no trace but the failed event itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam
+
+from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
+from crmkit.facets import CauseType
+from crmkit.rules.actions import AddScore, AddTag, Change, RemoveTag, RuleContext, SetFacet
+from crmkit.rules.engine import Fact, RuleEngine
+from crmkit.runtime import TenantRuntime
+from crmkit.storage.models import (
+    AccountRow,
+    ContactFacetRow,
+    ContactRow,
+    ContactTagRow,
+    EventRow,
+    TransitionRow,
+)
+from crmkit.storage.scope import TenantScope
+
+Guard = Callable[[int, Change, str], "str | None"]
+_SCALARS = (str, int, float, bool)
+
+
+def fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class Cause:
+    type: CauseType
+    pack: str | None = None
+    pack_version: str | None = None
+    rule: str | None = None
+    actor: str | None = None
+    event_id: str | None = None
+
+    def describe(self) -> str:
+        if self.type == "rule":
+            return f"{self.pack}@{self.pack_version}:{self.rule}"
+        if self.type == "manual":
+            return f"manual ({self.actor})" if self.actor else "manual"
+        return "import"
+
+
+@dataclass
+class ContactState:
+    """A contact's mutable state during one transaction."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    account: str | None
+    archived: bool
+    score: float
+    fields: dict[str, Any]
+    facets: dict[str, str]
+    tags: set[str]
+    version: int
+    original_facets: dict[str, str] = field(default_factory=dict)
+    original_tags: set[str] = field(default_factory=set)
+    original_score: float = 0.0
+    original_version: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "phone": self.phone,
+            "account": self.account,
+            "archived": self.archived,
+            "score": self.score,
+            "fields": dict(self.fields),
+            "facets": dict(self.facets),
+            "tags": sorted(self.tags),
+        }
+
+    def mark_clean(self) -> None:
+        self.original_facets = dict(self.facets)
+        self.original_tags = set(self.tags)
+        self.original_score = self.score
+        self.original_version = self.version
+
+
+def load_states(
+    conn: Connection, scope: TenantScope, contact_ids: Iterable[int]
+) -> dict[int, ContactState]:
+    """Load contacts with their facets and tags; missing ids are simply absent."""
+    ids = sorted(set(contact_ids))
+    states: dict[int, ContactState] = {}
+    if not ids:
+        return states
+    c = ContactRow.__table__.c
+    rows = conn.execute(
+        scope.select(
+            c.id,
+            c.first_name,
+            c.last_name,
+            c.email,
+            c.phone,
+            c.archived,
+            c.score,
+            c.fields,
+            c.version,
+            c.account_id,
+        ).where(c.id.in_(ids))
+    ).all()
+    a = AccountRow.__table__.c
+    account_ids = {row[9] for row in rows if row[9] is not None}
+    accounts: dict[int, str] = {}
+    if account_ids:
+        accounts = {
+            account_id: name
+            for account_id, name in conn.execute(
+                scope.select(a.id, a.name).where(a.id.in_(account_ids))
+            )
+        }
+    for row in rows:
+        states[row[0]] = ContactState(
+            id=row[0],
+            first_name=row[1],
+            last_name=row[2],
+            email=row[3],
+            phone=row[4],
+            archived=row[5],
+            score=row[6],
+            fields=dict(row[7] or {}),
+            version=row[8],
+            account=accounts.get(row[9]) if row[9] is not None else None,
+            facets={},
+            tags=set(),
+        )
+    f = ContactFacetRow.__table__.c
+    for contact_id, facet, value in conn.execute(
+        scope.select(f.contact_id, f.facet, f.value).where(f.contact_id.in_(ids))
+    ):
+        states[contact_id].facets[facet] = value
+    t = ContactTagRow.__table__.c
+    for contact_id, tag in conn.execute(
+        scope.select(t.contact_id, t.tag).where(t.contact_id.in_(ids))
+    ):
+        states[contact_id].tags.add(tag)
+    for state in states.values():
+        state.mark_clean()
+    return states
+
+
+def _lookup(root: Mapping[str, Any], dotted: Sequence[str]) -> Any:
+    value: Any = root
+    for part in dotted:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def build_fact(
+    runtime: TenantRuntime, state: ContactState, kind: str, data: Mapping[str, Any]
+) -> Fact:
+    """The flat fact the engine matches: only the paths the tenant's rules read.
+
+    Missing and null values are left out, so any comparison on them is false.
+    """
+    fact: Fact = {"event.kind": kind}
+    for path in runtime.fact_paths:
+        parts = path.split(".")
+        if parts[0] == "event":
+            value = None if path == "event.kind" else _lookup(data, parts[2:])
+        elif parts[1] == "fields":
+            value = _lookup(state.fields, parts[2:])
+        elif parts[1] == "score":
+            value = state.score
+        elif parts[1] in runtime.facets:
+            value = state.facets.get(parts[1])
+        else:
+            value = getattr(state, parts[1], None)
+        if value is not None and isinstance(value, _SCALARS) and path != "event.kind":
+            fact[path] = value
+    for tag in runtime.fact_tags:
+        fact[runtime.tag_key(tag)] = tag in state.tags
+    return fact
+
+
+class ChangeApplier:
+    """Checks and applies changes to contact states, producing transition rows."""
+
+    def __init__(self, runtime: TenantRuntime, guard: Guard, clock_now: datetime) -> None:
+        self.runtime = runtime
+        self.guard = guard
+        self.now = clock_now
+        self.transitions: list[dict[str, Any]] = []
+
+    def apply(self, state: ContactState, change: Change, cause: Cause) -> dict[str, Any] | None:
+        """Apply one change; return its transition, or None when it changes nothing."""
+        if isinstance(change, SetFacet):
+            facet = self.runtime.facets.get(change.facet)
+            if facet is None:
+                if cause.type == "rule":
+                    return None  # a rule written for a pack this tenant does not use
+                raise PolicyError(
+                    f"tenant {self.runtime.name!r} does not use facet {change.facet!r} "
+                    f"(its facets: {', '.join(self.runtime.facets) or 'none'})"
+                )
+            old = state.facets.get(change.facet)
+            if old == change.value:
+                facet.value(change.value)
+                return None
+            facet.check_change(old, change.value, cause.type)
+            target, name, old_text, new_text = "facet", change.facet, old, change.value
+        elif isinstance(change, AddTag):
+            if change.tag in state.tags:
+                return None
+            target, name, old_text, new_text = "tag", "tags", None, change.tag
+        elif isinstance(change, RemoveTag):
+            if change.tag not in state.tags:
+                return None
+            target, name, old_text, new_text = "tag", "tags", change.tag, None
+        elif isinstance(change, AddScore):
+            if change.delta == 0:
+                return None
+            new_score = state.score + change.delta
+            target, name = "score", "score"
+            old_text, new_text = fmt_number(state.score), fmt_number(new_score)
+        else:
+            raise PolicyError(f"unknown change {change!r}")
+        reason = self.guard(state.id, change, cause.type)
+        if reason:
+            raise PolicyError(f"change refused for contact {state.id}: {reason}")
+        if isinstance(change, SetFacet):
+            state.facets[change.facet] = change.value
+        elif isinstance(change, AddTag):
+            state.tags.add(change.tag)
+        elif isinstance(change, RemoveTag):
+            state.tags.discard(change.tag)
+        else:
+            state.score = state.score + change.delta
+        state.version += 1
+        transition = {
+            "tenant_id": self.runtime.tenant_id,
+            "contact_id": state.id,
+            "version": state.version,
+            "target": target,
+            "name": name,
+            "old": old_text,
+            "new": new_text,
+            "cause_type": cause.type,
+            "pack": cause.pack,
+            "pack_version": cause.pack_version,
+            "rule": cause.rule,
+            "actor": cause.actor,
+            "event_id": cause.event_id,
+            "at": self.now,
+        }
+        self.transitions.append(transition)
+        return transition
+
+
+@dataclass
+class PendingEvent:
+    id: str
+    contact_id: int
+    kind: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_rules(
+    runtime: TenantRuntime,
+    engine: RuleEngine,
+    applier: ChangeApplier,
+    events: Sequence[PendingEvent],
+    states: Mapping[int, ContactState],
+) -> None:
+    """Run the tenant's rules for ``events`` and apply their changes to ``states``.
+
+    Events are matched in waves in which each contact appears at most once, so an
+    event always sees the changes of the contact's earlier events.
+    """
+    waves: list[list[PendingEvent]] = []
+    seen: dict[int, int] = {}
+    for event in events:
+        wave = seen.get(event.contact_id, 0)
+        seen[event.contact_id] = wave + 1
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(event)
+    for wave_events in waves:
+        fired_per_event: list[list[list[int]]] = [[] for _ in wave_events]
+        for ruleset in runtime.rulesets:
+            candidates = [i for i, e in enumerate(wave_events) if ruleset.can_match(e.kind)]
+            facts = [
+                build_fact(
+                    runtime,
+                    states[wave_events[i].contact_id],
+                    wave_events[i].kind,
+                    wave_events[i].data,
+                )
+                for i in candidates
+            ]
+            matched = engine.match(ruleset, facts) if facts else []
+            by_event = dict(zip(candidates, matched, strict=True))
+            for i in range(len(wave_events)):
+                fired_per_event[i].append(by_event.get(i, []))
+        for event, fired in zip(wave_events, fired_per_event, strict=True):
+            state = states[event.contact_id]
+            context = RuleContext(
+                tenant=runtime.name,
+                contact=state.snapshot(),
+                event={
+                    "id": event.id,
+                    "kind": event.kind,
+                    "data": event.data,
+                    "occurred_at": event.occurred_at,
+                },
+                settings=runtime.settings,
+            )
+            for ruleset, rule in runtime.ordered(fired):
+                label = f"{ruleset.pack}@{ruleset.version}:{rule.name}"
+                cause = Cause("rule", ruleset.pack, ruleset.version, rule.name, None, event.id)
+                for action in rule.actions:
+                    try:
+                        changes = action.spec.run(action.args, context)
+                    except CRMError:
+                        raise
+                    except Exception as exc:
+                        raise ActionError(event.id, label, exc) from exc
+                    for change in changes:
+                        try:
+                            transition = applier.apply(state, change, cause)
+                        except PolicyError as exc:
+                            raise PolicyError(f"event {event.id!r}, rule {label}: {exc}") from None
+                        if transition is not None:
+                            event.changes.append(transition)
+
+
+def persist(
+    conn: Connection,
+    scope: TenantScope,
+    states: Iterable[ContactState],
+    transitions: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write events, changed contact state and transitions with a few executemany calls."""
+    if events:
+        conn.execute(scope.insert(EventRow), scope.rows(events))
+    facet_updates: list[dict[str, Any]] = []
+    facet_inserts: list[dict[str, Any]] = []
+    tag_adds: list[dict[str, Any]] = []
+    tag_removes: list[dict[str, Any]] = []
+    contact_updates: list[dict[str, Any]] = []
+    for state in states:
+        if state.version == state.original_version:
+            continue
+        for facet, value in state.facets.items():
+            old = state.original_facets.get(facet)
+            if old is None:
+                facet_inserts.append({"contact_id": state.id, "facet": facet, "value": value})
+            elif old != value:
+                facet_updates.append({"cid": state.id, "fname": facet, "fvalue": value})
+        for tag in state.tags - state.original_tags:
+            tag_adds.append({"contact_id": state.id, "tag": tag})
+        for tag in state.original_tags - state.tags:
+            tag_removes.append({"cid": state.id, "tname": tag})
+        contact_updates.append({"cid": state.id, "cscore": state.score, "cversion": state.version})
+        state.mark_clean()
+    f = ContactFacetRow.__table__.c
+    t = ContactTagRow.__table__.c
+    c = ContactRow.__table__.c
+    if facet_updates:
+        conn.execute(
+            scope.update(ContactFacetRow)
+            .where(f.contact_id == bindparam("cid"), f.facet == bindparam("fname"))
+            .values(value=bindparam("fvalue")),
+            facet_updates,
+        )
+    if facet_inserts:
+        conn.execute(scope.insert(ContactFacetRow), scope.rows(facet_inserts))
+    if tag_adds:
+        conn.execute(scope.insert(ContactTagRow), scope.rows(tag_adds))
+    if tag_removes:
+        conn.execute(
+            scope.delete(ContactTagRow).where(
+                t.contact_id == bindparam("cid"), t.tag == bindparam("tname")
+            ),
+            tag_removes,
+        )
+    if contact_updates:
+        conn.execute(
+            scope.update(ContactRow)
+            .where(c.id == bindparam("cid"))
+            .values(score=bindparam("cscore"), version=bindparam("cversion")),
+            contact_updates,
+        )
+    if transitions:
+        conn.execute(scope.insert(TransitionRow), scope.rows(transitions))
+
+
+def existing_event_ids(conn: Connection, scope: TenantScope, ids: Sequence[str]) -> set[str]:
+    e = EventRow.__table__.c
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found.update(conn.scalars(scope.select(e.id).where(e.id.in_(ids[start : start + 500]))))
+    return found
+
+
+def require_contact(
+    states: Mapping[int, ContactState], contact_id: int, tenant: str
+) -> ContactState:
+    state = states.get(contact_id)
+    if state is None:
+        raise NotFoundError(f"contact {contact_id} does not exist in tenant {tenant!r}")
+    return state

@@ -1,0 +1,270 @@
+"""Recording events: one at a time (the API and CLI) or in batches (ingest).
+
+A batch is written in one transaction. If any event of a batch fails, the batch is
+rolled back and replayed one event at a time, so each failure is stored and reported
+on its own event while the others still apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from sqlalchemy.exc import IntegrityError
+
+from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
+from crmkit.pipeline import (
+    PendingEvent,
+    existing_event_ids,
+    load_states,
+    persist,
+    require_contact,
+    run_rules,
+)
+from crmkit.schemas import EventIn, EventOut, IngestSummary
+from crmkit.storage.models import EventRow
+from crmkit.storage.scope import TenantScope
+
+if TYPE_CHECKING:
+    from crmkit.tenant import Tenant
+
+MAX_REPORTED_ERRORS = 100
+
+
+def _event_row(
+    event: PendingEvent, seq: int, now: Any, status: str, error: str | None
+) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "seq": seq,
+        "contact_id": event.contact_id,
+        "kind": event.kind,
+        "data": event.data,
+        "occurred_at": event.occurred_at,
+        "recorded_at": now,
+        "status": status,
+        "error": error,
+    }
+
+
+def _pending(tenant: Tenant, event: EventIn) -> PendingEvent:
+    return PendingEvent(
+        id=event.id or uuid.uuid4().hex,
+        contact_id=event.contact,
+        kind=event.kind,
+        data=event.data,
+        occurred_at=event.at or tenant.crm.clock(),
+    )
+
+
+def _event_out(event: PendingEvent, status: str, error: str | None = None) -> EventOut:
+    from crmkit.tenant import transition_out
+
+    return EventOut(
+        id=event.id,
+        contact_id=event.contact_id,
+        kind=event.kind,
+        data=event.data,
+        occurred_at=event.occurred_at,
+        status=status,  # type: ignore[arg-type]
+        error=error,
+        changes=[transition_out(t) for t in event.changes],
+    )
+
+
+def _store_failed(tenant: Tenant, event: PendingEvent, error: str) -> None:
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        seq = tenant.allocate_ids(conn, runtime, 1, "event")
+        conn.execute(
+            scope.insert(EventRow),
+            scope.rows([_event_row(event, seq, tenant.crm.clock(), "failed", error)]),
+        )
+
+
+def record(tenant: Tenant, event_in: EventIn) -> EventOut:
+    """Record one validated event; see :meth:`crmkit.tenant.Tenant.record_event`."""
+    event = _pending(tenant, event_in)
+    crm = tenant.crm
+    failure: CRMError | None = None
+    try:
+        with crm.db.begin() as conn:
+            runtime = tenant.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            if existing_event_ids(conn, scope, [event.id]):
+                raise DuplicateEventError(event.id)
+            states = load_states(conn, scope, [event.contact_id])
+            require_contact(states, event.contact_id, tenant.name)
+            applier = tenant.applier(runtime)
+            try:
+                run_rules(runtime, crm.rules_engine, applier, [event], states)
+            except (ActionError, PolicyError) as exc:
+                failure = exc
+                raise
+            seq = tenant.allocate_ids(conn, runtime, 1, "event")
+            persist(
+                conn,
+                scope,
+                states.values(),
+                applier.transitions,
+                [_event_row(event, seq, applier.now, "applied", None)],
+            )
+    except IntegrityError:
+        # Another writer stored the same id between our check and our insert.
+        raise DuplicateEventError(event.id) from None
+    except (ActionError, PolicyError) as exc:
+        if failure is not exc:
+            raise
+        event.changes.clear()
+        _store_failed(tenant, event, str(exc))
+        crm.pm.hook.crmkit_on_event_failed(
+            tenant=tenant.name,
+            event=_event_out(event, "failed", str(exc)).model_dump(mode="json"),
+            error=str(exc),
+        )
+        raise
+    out = _event_out(event, "applied")
+    crm.pm.hook.crmkit_on_event_recorded(
+        tenant=tenant.name,
+        event=out.model_dump(mode="json", exclude={"changes"}),
+        changes=[c.model_dump(mode="json") for c in out.changes],
+    )
+    return out
+
+
+def _apply_batch(
+    tenant: Tenant, batch: list[PendingEvent], summary: IngestSummary
+) -> list[PendingEvent]:
+    """Apply a batch in one transaction; return the events that were applied.
+
+    Raises (and rolls back) when any event's rules fail.
+    """
+    crm = tenant.crm
+    with crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        duplicates = existing_event_ids(conn, scope, [e.id for e in batch])
+        fresh: list[PendingEvent] = []
+        seen: set[str] = set()
+        for event in batch:
+            if event.id in duplicates or event.id in seen:
+                summary.skipped += 1
+            else:
+                seen.add(event.id)
+                fresh.append(event)
+        states = load_states(conn, scope, {e.contact_id for e in fresh})
+        missing = [e for e in fresh if e.contact_id not in states]
+        for event in missing:
+            summary.failed += 1
+            _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
+        fresh = [e for e in fresh if e.contact_id in states]
+        applier = tenant.applier(runtime)
+        run_rules(runtime, crm.rules_engine, applier, fresh, states)
+        first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
+        rows = [_event_row(e, first + i, applier.now, "applied", None) for i, e in enumerate(fresh)]
+        persist(conn, scope, states.values(), applier.transitions, rows)
+    return fresh
+
+
+def _note(summary: IngestSummary, message: str) -> None:
+    if len(summary.errors) < MAX_REPORTED_ERRORS:
+        summary.errors.append(message)
+
+
+def _notify(tenant: Tenant, events: list[PendingEvent]) -> None:
+    hook = tenant.crm.pm.hook.crmkit_on_event_recorded
+    if not hook.get_hookimpls():
+        return
+    for event in events:
+        out = _event_out(event, "applied")
+        hook(
+            tenant=tenant.name,
+            event=out.model_dump(mode="json", exclude={"changes"}),
+            changes=[c.model_dump(mode="json") for c in out.changes],
+        )
+
+
+def ingest(
+    tenant: Tenant,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Record many events, ``batch_size`` per transaction.
+
+    Each item has ``contact``, ``kind`` and optionally ``id``, ``data`` and ``at``.
+    Invalid items, unknown contacts and failing rules are counted as failed and
+    reported in ``summary.errors``; duplicates are counted as skipped. Give every
+    event an id to make re-running an ingest safe.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    summary = IngestSummary()
+    batch: list[PendingEvent] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        size = len(batch)
+        before = (summary.skipped, summary.failed, len(summary.errors))
+        try:
+            applied = _apply_batch(tenant, batch, summary)
+        except (ActionError, PolicyError):
+            summary.skipped, summary.failed = before[0], before[1]
+            del summary.errors[before[2] :]
+            applied = []
+            for event in batch:
+                event.changes.clear()
+                try:
+                    out = record(
+                        tenant,
+                        EventIn(
+                            contact=event.contact_id,
+                            kind=event.kind,
+                            data=event.data,
+                            id=event.id,
+                            at=event.occurred_at,
+                        ),
+                    )
+                except DuplicateEventError:
+                    summary.skipped += 1
+                except (ActionError, PolicyError, NotFoundError) as exc:
+                    summary.failed += 1
+                    _note(summary, str(exc))
+                else:
+                    summary.applied += 1
+                    summary.changes += len(out.changes)
+        else:
+            summary.applied += len(applied)
+            summary.changes += sum(len(e.changes) for e in applied)
+            _notify(tenant, applied)
+        batch.clear()
+        if progress is not None:
+            progress(size)
+
+    for number, item in enumerate(events, start=1):
+        summary.total += 1
+        try:
+            if not isinstance(item, Mapping):
+                raise TypeError("not an object")
+            event_in = EventIn.model_validate(dict(item))
+        except (pydantic.ValidationError, TypeError) as exc:
+            from crmkit.tenant import validation_error
+
+            reason = (
+                validation_error(exc, "event") if isinstance(exc, pydantic.ValidationError) else exc
+            )
+            summary.failed += 1
+            _note(summary, f"item {number}: {reason}")
+            if progress is not None:
+                progress(1)
+            continue
+        batch.append(_pending(tenant, event_in))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return summary

@@ -1,0 +1,113 @@
+"""The rule-engine interface and its durable_rules backend.
+
+An engine answers one question: for each fact, which rules of a compiled ruleset match?
+crmkit applies the changes itself, in a deterministic order, inside its own transaction;
+durable_rules would otherwise swallow action exceptions into its session state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from crmkit.rules.compiler import CompiledRuleset
+
+Fact = dict[str, Any]
+
+
+class RuleEngine(Protocol):
+    """Matches facts against compiled rulesets."""
+
+    name: str
+
+    def match(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> list[list[int]]:
+        """Return, for each fact, the ``order`` of every rule whose condition holds."""
+        ...
+
+
+class _Registry:
+    """The process's single durable_rules Host, created on first use.
+
+    Each Host starts two timer threads that never stop, and a ruleset name can only be
+    registered once, so one Host serves every tenant and each compiled pack version is
+    registered once, under a name that includes its content hash.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.host: Any = None
+        self.registered: set[str] = set()
+        # Filled by the action callbacks during one match() call: (fact index, rule order).
+        self.fired: list[tuple[int, int]] = []
+
+    def ensure(self, ruleset: CompiledRuleset) -> Any:
+        from durable import engine
+
+        if self.host is None:
+            registry = self
+
+            class _Host(engine.Host):  # type: ignore[misc]
+                def get_action(self, action_name: str) -> Any:
+                    order = int(action_name.rsplit(":", 1)[1])
+
+                    def collect(c: Any) -> None:
+                        registry.fired.append((c.m["_n"], order))
+
+                    return collect
+
+            self.host = _Host()
+        if ruleset.key not in self.registered:
+            # set_rulesets mutates its argument (it pops "run"), hence the copy.
+            self.host.set_rulesets(copy.deepcopy(ruleset.durable_definition()))
+            self.registered.add(ruleset.key)
+        return self.host
+
+
+_REGISTRY = _Registry()
+
+
+class DurableEngine:
+    """Runs compiled rulesets on durable_rules, one ``assert_fact`` per fact.
+
+    Facts are asserted (not posted) so every matching rule fires, not only the first.
+    All facts of one call share a session that is deleted afterwards, which keeps
+    durable_rules' 1024-session limit out of reach.
+    """
+
+    name = "durable_rules"
+    _sessions = itertools.count(1)
+
+    def match(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> list[list[int]]:
+        from durable import engine
+
+        results: list[list[int]] = [[] for _ in facts]
+        if not facts or not ruleset.rules:
+            return results
+        with _REGISTRY.lock:
+            host = _REGISTRY.ensure(ruleset)
+            sid = f"s{next(self._sessions)}"
+            _REGISTRY.fired = []
+            try:
+                for index, fact in enumerate(facts):
+                    message = dict(fact)
+                    message["sid"] = sid
+                    message["id"] = f"{sid}.{index}"
+                    message["_n"] = index
+                    # No rule matched: normal, not an error.
+                    with contextlib.suppress(engine.MessageNotHandledException):
+                        host.assert_fact(ruleset.key, message)
+                fired = _REGISTRY.fired
+            finally:
+                _REGISTRY.fired = []
+                host.delete_state(ruleset.key, sid)
+        for index, order in fired:
+            results[index].append(order)
+        return results
+
+
+def default_engine() -> RuleEngine:
+    return DurableEngine()

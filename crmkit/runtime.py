@@ -1,0 +1,84 @@
+"""A tenant's resolved configuration: its packs, compiled rulesets and facets.
+
+Built from the database when the tenant's ``config_version`` changes, so changing a
+tenant's packs takes effect on its next event without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmkit.conditions.ast import paths
+from crmkit.conditions.durable import tag_key
+from crmkit.facets import Facet
+from crmkit.packs import Pack
+from crmkit.rules.compiler import CompiledRule, CompiledRuleset
+
+
+@dataclass(frozen=True)
+class TenantRuntime:
+    tenant_id: int
+    name: str
+    config_version: int
+    packs: tuple[Pack, ...]
+    rulesets: tuple[CompiledRuleset, ...]
+    facets: Mapping[str, Facet]
+    settings: Mapping[str, Any]
+    fact_paths: frozenset[str] = field(default=frozenset())
+    fact_tags: frozenset[str] = field(default=frozenset())
+
+    @classmethod
+    def build(
+        cls,
+        tenant_id: int,
+        name: str,
+        config_version: int,
+        packs: tuple[Pack, ...],
+        rulesets: tuple[CompiledRuleset, ...],
+        facets: Mapping[str, Facet],
+        settings: Mapping[str, Any],
+    ) -> TenantRuntime:
+        used: set[str] = set()
+        tags: set[str] = set()
+        for ruleset in rulesets:
+            tags |= ruleset.tags
+            for rule in ruleset.rules:
+                used |= paths(rule.condition)
+        used.discard("contact.tags")
+        return cls(
+            tenant_id,
+            name,
+            config_version,
+            packs,
+            rulesets,
+            facets,
+            settings,
+            frozenset(used),
+            frozenset(tags),
+        )
+
+    def pack_of(self, ruleset: CompiledRuleset) -> Pack:
+        return next(
+            p for p in self.packs if p.name == ruleset.pack and p.version == ruleset.version
+        )
+
+    def ordered(self, fired: list[list[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
+        """Fired rules in application order: priority, then pack position, then file order."""
+        keyed = []
+        for position, (ruleset, orders) in enumerate(zip(self.rulesets, fired, strict=True)):
+            for order in orders:
+                rule = ruleset.rules[order]
+                keyed.append(((rule.priority, position, rule.order), ruleset, rule))
+        keyed.sort(key=lambda item: item[0])
+        return [(ruleset, rule) for _, ruleset, rule in keyed]
+
+    def colour(self, facet: str, value: str) -> str:
+        overrides = self.settings.get("colours", {})
+        custom = overrides.get(facet, {}).get(value) if isinstance(overrides, dict) else None
+        return str(custom) if custom else self.facets[facet].value(value).colour
+
+    @staticmethod
+    def tag_key(tag: str) -> str:
+        return tag_key(tag)

@@ -1,0 +1,273 @@
+"""SQLAlchemy models: the tables, typed. Every primary key leads with ``tenant_id``.
+
+These classes describe storage only; what crosses the API is in :mod:`crmkit.schemas`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crmkit.storage.types import UTCDateTime, json_type
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: json_type(), list[Any]: json_type()}
+
+
+class TenantRow(Base):
+    """A business using crmkit; ``config_version`` grows on every reconfiguration."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"TenantRow(id={self.id!r}, name={self.name!r})"
+
+
+class CounterRow(Base):
+    """Per-tenant id counters (``contact``, ``account``, ``project``, ``note``, ``event``)."""
+
+    __tablename__ = "counters"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"CounterRow(tenant_id={self.tenant_id!r}, {self.name}={self.value!r})"
+
+
+class TenantPackRow(Base):
+    """One entry of a tenant's ordered pack list, as the tenant wrote it."""
+
+    __tablename__ = "tenant_packs"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec: Mapped[str] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"TenantPackRow(tenant_id={self.tenant_id!r}, spec={self.spec!r})"
+
+
+class AccountRow(Base):
+    """A company."""
+
+    __tablename__ = "accounts"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(300))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    def __repr__(self) -> str:
+        return f"AccountRow(tenant_id={self.tenant_id!r}, id={self.id!r}, name={self.name!r})"
+
+
+class ContactRow(Base):
+    """A person, optionally in an account. ``version`` counts applied transitions."""
+
+    __tablename__ = "contacts"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    account_id: Mapped[int | None] = mapped_column(BigInteger)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"]),
+        Index(None, "tenant_id", "email"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ContactRow(tenant_id={self.tenant_id!r}, id={self.id!r})"
+
+
+class ContactFacetRow(Base):
+    """The current value of one facet of one contact."""
+
+    __tablename__ = "contact_facets"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    facet: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "facet", "value"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ContactFacetRow({self.contact_id!r}, {self.facet!r}={self.value!r})"
+
+
+class ContactTagRow(Base):
+    __tablename__ = "contact_tags"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "tag"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ContactTagRow({self.contact_id!r}, {self.tag!r})"
+
+
+class EventRow(Base):
+    """Something that happened to a contact. ``status`` is ``applied`` or ``failed``."""
+
+    __tablename__ = "events"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "contact_id", "occurred_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"EventRow({self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+class TransitionRow(Base):
+    """The audit trail: one row per applied change, with its cause.
+
+    ``target`` is ``facet``, ``tag``, ``score`` or ``field``; ``cause_type`` is ``rule``
+    (with pack, pack_version and rule), ``manual`` (with actor) or ``import``.
+    """
+
+    __tablename__ = "transitions"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    target: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    old: Mapped[str | None] = mapped_column(String(300))
+    new: Mapped[str | None] = mapped_column(String(300))
+    cause_type: Mapped[str] = mapped_column(String(20))
+    pack: Mapped[str | None] = mapped_column(String(100))
+    pack_version: Mapped[str | None] = mapped_column(String(50))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+    )
+
+    def __repr__(self) -> str:
+        return f"TransitionRow({self.contact_id!r} {self.name}: {self.old!r}->{self.new!r})"
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+    )
+
+    def __repr__(self) -> str:
+        return f"NoteRow({self.id!r}, contact={self.contact_id!r})"
+
+
+class ProjectRow(Base):
+    """A piece of work for a primary contact."""
+
+    __tablename__ = "projects"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(300))
+    primary_contact_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "primary_contact_id"], ["contacts.tenant_id", "contacts.id"]
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"ProjectRow({self.id!r}, {self.name!r})"
+
+
+class ProjectContactRow(Base):
+    """A related contact of a project, with the role it plays (a free label)."""
+
+    __tablename__ = "project_contacts"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    role: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "project_id"], ["projects.tenant_id", "projects.id"]),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+    )
+
+    def __repr__(self) -> str:
+        return f"ProjectContactRow({self.project_id!r}, {self.contact_id!r}, {self.role!r})"

@@ -1,0 +1,500 @@
+"""One tenant's API: contacts, facets, accounts, projects, notes, events, explain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from sqlalchemy import Connection, insert, update
+
+from crmkit.errors import ConfigError, NotFoundError, PolicyError, ValidationError
+from crmkit.facets import COLOURS
+from crmkit.pipeline import Cause, ChangeApplier, ContactState, load_states, persist
+from crmkit.rules.actions import AddTag, Change, SetFacet
+from crmkit.runtime import TenantRuntime
+from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
+from crmkit.storage.models import (
+    AccountRow,
+    ContactFacetRow,
+    ContactRow,
+    ContactTagRow,
+    CounterRow,
+    NoteRow,
+    ProjectContactRow,
+    ProjectRow,
+    TenantRow,
+    TransitionRow,
+)
+from crmkit.storage.scope import TenantScope
+
+if TYPE_CHECKING:
+    from crmkit.core import CRM
+
+
+def validation_error(exc: pydantic.ValidationError, what: str) -> ValidationError:
+    """Turn pydantic's report into one line naming each bad field."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or what
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        parts.append(f"{field}: {message}")
+    return ValidationError(f"invalid {what}: " + "; ".join(parts))
+
+
+def transition_out(row: Mapping[str, Any]) -> TransitionOut:
+    cause = Cause(row["cause_type"], row["pack"], row["pack_version"], row["rule"], row["actor"])
+    return TransitionOut(
+        contact_id=row["contact_id"],
+        version=row["version"],
+        target=row["target"],
+        name=row["name"],
+        old=row["old"],
+        new=row["new"],
+        cause_type=row["cause_type"],
+        cause=cause.describe(),
+        pack=row["pack"],
+        pack_version=row["pack_version"],
+        rule=row["rule"],
+        actor=row["actor"],
+        event_id=row["event_id"],
+        at=row["at"],
+    )
+
+
+class Tenant:
+    """A handle on one tenant. Cheap to create; every call reads the current config."""
+
+    def __init__(self, crm: CRM, name: str) -> None:
+        self.crm = crm
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Tenant({self.name!r})"
+
+    # ------------------------------------------------------------ helpers
+    def runtime(self, conn: Connection) -> TenantRuntime:
+        return self.crm.runtime(conn, self.name)
+
+    def _guard(self, runtime: TenantRuntime) -> Callable[[int, Change, str], str | None]:
+        hook = self.crm.pm.hook.crmkit_guard_change
+        if not hook.get_hookimpls():
+            return lambda contact_id, change, cause_type: None
+
+        def guard(contact_id: int, change: Change, cause_type: str) -> str | None:
+            reason: str | None = hook(
+                tenant=runtime.name, contact_id=contact_id, change=change, cause_type=cause_type
+            )
+            return reason
+
+        return guard
+
+    def applier(self, runtime: TenantRuntime) -> ChangeApplier:
+        return ChangeApplier(runtime, self._guard(runtime), self.crm.clock())
+
+    @staticmethod
+    def allocate_ids(conn: Connection, runtime: TenantRuntime, count: int, counter: str) -> int:
+        """Reserve ``count`` ids from one of the tenant's counters; return the first.
+
+        The UPDATE takes the row lock, so concurrent writers never get the same id.
+        """
+        last = conn.execute(
+            update(CounterRow)
+            .where(CounterRow.tenant_id == runtime.tenant_id, CounterRow.name == counter)
+            .values(value=CounterRow.value + count)
+            .returning(CounterRow.value)
+        ).scalar()
+        if last is None:
+            conn.execute(
+                insert(CounterRow).values(tenant_id=runtime.tenant_id, name=counter, value=count)
+            )
+            last = count
+        return int(last) - count + 1
+
+    def _state(self, conn: Connection, scope: TenantScope, contact_id: int) -> ContactState:
+        state = load_states(conn, scope, [contact_id]).get(contact_id)
+        if state is None:
+            raise NotFoundError(f"contact {contact_id} does not exist in tenant {self.name!r}")
+        return state
+
+    def _account_id(self, conn: Connection, runtime: TenantRuntime, name: str) -> int:
+        scope = TenantScope(runtime.tenant_id)
+        a = AccountRow.__table__.c
+        found = conn.execute(scope.select(a.id).where(a.name == name)).scalar()
+        if found is not None:
+            return int(found)
+        account_id = self.allocate_ids(conn, runtime, 1, "account")
+        conn.execute(
+            scope.insert(AccountRow),
+            scope.rows(
+                [{"id": account_id, "name": name, "fields": {}, "created_at": self.crm.clock()}]
+            ),
+        )
+        return account_id
+
+    # ------------------------------------------------------------ contacts
+    def add_contact(self, data: ContactIn | Mapping[str, Any], *, actor: str = "api") -> ContactOut:
+        """Create a contact. Given facet values are manual changes and pass the policies."""
+        try:
+            contact = data if isinstance(data, ContactIn) else ContactIn.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise validation_error(exc, "contact") from None
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            now = self.crm.clock()
+            account_id = (
+                self._account_id(conn, runtime, contact.account) if contact.account else None
+            )
+            contact_id = self.allocate_ids(conn, runtime, 1, "contact")
+            state = ContactState(
+                id=contact_id,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                phone=contact.phone,
+                account=contact.account,
+                archived=False,
+                score=0.0,
+                fields=dict(contact.fields),
+                facets={},
+                tags=set(),
+                version=0,
+            )
+            applier = self.applier(runtime)
+            cause = Cause("manual", actor=actor)
+            for facet in contact.facets:
+                if facet not in runtime.facets:
+                    raise PolicyError(
+                        f"tenant {self.name!r} does not use facet {facet!r} "
+                        f"(its facets: {', '.join(runtime.facets) or 'none'})"
+                    )
+            for facet, value in contact.facets.items():
+                applier.apply(state, SetFacet(facet, value), cause)
+            for tag in contact.tags:
+                applier.apply(state, AddTag(tag), cause)
+            for name, facet_def in runtime.facets.items():
+                state.facets.setdefault(name, facet_def.default)
+            conn.execute(
+                scope.insert(ContactRow),
+                scope.rows(
+                    [
+                        {
+                            "id": contact_id,
+                            "first_name": contact.first_name,
+                            "last_name": contact.last_name,
+                            "email": contact.email,
+                            "phone": contact.phone,
+                            "account_id": account_id,
+                            "score": 0.0,
+                            "fields": dict(contact.fields),
+                            "archived": False,
+                            "version": state.version,
+                            "created_at": now,
+                        }
+                    ]
+                ),
+            )
+            if state.facets:
+                conn.execute(
+                    scope.insert(ContactFacetRow),
+                    scope.rows(
+                        {"contact_id": contact_id, "facet": f, "value": v}
+                        for f, v in state.facets.items()
+                    ),
+                )
+            if state.tags:
+                conn.execute(
+                    scope.insert(ContactTagRow),
+                    scope.rows({"contact_id": contact_id, "tag": t} for t in sorted(state.tags)),
+                )
+            if applier.transitions:
+                conn.execute(scope.insert(TransitionRow), scope.rows(applier.transitions))
+        created = self.get_contact(contact_id)
+        self.crm.pm.hook.crmkit_on_contact_created(
+            tenant=self.name, contact=created.model_dump(mode="json")
+        )
+        return created
+
+    def _contact_out(self, state: ContactState, created_at: Any) -> ContactOut:
+        return ContactOut(
+            id=state.id,
+            first_name=state.first_name,
+            last_name=state.last_name,
+            email=state.email,
+            phone=state.phone,
+            account=state.account,
+            facets=dict(sorted(state.facets.items())),
+            score=state.score,
+            tags=sorted(state.tags),
+            fields=state.fields,
+            archived=state.archived,
+            created_at=created_at,
+        )
+
+    def get_contact(self, contact_id: int) -> ContactOut:
+        with self.crm.db.connect() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            state = self._state(conn, scope, contact_id)
+            c = ContactRow.__table__.c
+            created_at = conn.execute(
+                scope.select(c.created_at).where(c.id == contact_id)
+            ).scalar_one()
+            return self._contact_out(state, created_at)
+
+    def list_contacts(
+        self, where: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[ContactOut]:
+        """Contacts in id order, optionally filtered by a condition (run as SQL)."""
+        from crmkit.conditions.parser import Schema, parse_condition
+        from crmkit.conditions.sql import to_sql
+
+        with self.crm.db.connect() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            c = ContactRow.__table__.c
+            stmt = scope.select(c.id, c.created_at).order_by(c.id)
+            if where:
+                schema = Schema(
+                    facets={n: f.value_names for n, f in runtime.facets.items()}, events=False
+                )
+                stmt = stmt.where(to_sql(parse_condition(where, schema), scope))
+            if offset:
+                stmt = stmt.offset(offset)
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            rows = conn.execute(stmt).all()
+            states = load_states(conn, scope, [r[0] for r in rows])
+            return [self._contact_out(states[r[0]], r[1]) for r in rows]
+
+    def set_facet(
+        self, contact_id: int, facet: str, value: str, *, actor: str = "api"
+    ) -> TransitionOut | None:
+        """A manual change of one facet; returns its transition (None if unchanged).
+
+        A refusal raises :class:`PolicyError` and writes nothing.
+        """
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            state = self._state(conn, scope, contact_id)
+            applier = self.applier(runtime)
+            transition = applier.apply(state, SetFacet(facet, value), Cause("manual", actor=actor))
+            persist(conn, scope, [state], applier.transitions)
+        return transition_out(transition) if transition else None
+
+    def explain(self, contact_id: int, facet: str | None = None) -> list[TransitionOut]:
+        """Why the contact has its values: its transitions, oldest first."""
+        with self.crm.db.connect() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            self._state(conn, scope, contact_id)
+            t = TransitionRow.__table__.c
+            stmt = scope.select(TransitionRow.__table__).where(t.contact_id == contact_id)
+            if facet is not None:
+                if facet not in runtime.facets and facet not in ("score", "tags"):
+                    raise ConfigError(
+                        f"tenant {self.name!r} has no facet {facet!r} "
+                        f"(its facets: {', '.join(runtime.facets) or 'none'}; also score, tags)"
+                    )
+                stmt = stmt.where(t.name == facet)
+            rows = conn.execute(stmt.order_by(t.version)).mappings().all()
+            return [transition_out(dict(row)) for row in rows]
+
+    # ------------------------------------------------------------ facets
+    def facet_table(self) -> list[dict[str, Any]]:
+        """The tenant's facets with their values and this tenant's colours."""
+        with self.crm.db.connect() as conn:
+            runtime = self.runtime(conn)
+        return [
+            {
+                "name": facet.name,
+                "label": facet.label,
+                "default": facet.default,
+                "policy": facet.policy,
+                "manual_allowed": facet.manual_allowed,
+                "colours_fixed": facet.colours_fixed,
+                "provider": self.crm.facets.providers[facet.name],
+                "values": [
+                    {
+                        "name": v.name,
+                        "label": v.label,
+                        "colour": runtime.colour(facet.name, v.name),
+                        "auto_only": v.auto_only,
+                    }
+                    for v in facet.values
+                ],
+            }
+            for facet in runtime.facets.values()
+        ]
+
+    def set_colour(self, facet: str, value: str, colour: str) -> None:
+        """Recolour a facet value for this tenant; refused where the facet fixes colours."""
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            definition = runtime.facets.get(facet)
+            if definition is None:
+                raise ConfigError(f"tenant {self.name!r} has no facet {facet!r}")
+            definition.value(value)
+            if definition.colours_fixed:
+                raise PolicyError(f"the colours of facet {facet!r} are fixed and cannot be changed")
+            if colour not in COLOURS:
+                raise ValidationError(f"unknown colour {colour!r} (one of {', '.join(COLOURS)})")
+            settings = dict(runtime.settings)
+            colours = {k: dict(v) for k, v in dict(settings.get("colours", {})).items()}
+            colours.setdefault(facet, {})[value] = colour
+            settings["colours"] = colours
+            conn.execute(
+                update(TenantRow)
+                .where(TenantRow.id == runtime.tenant_id)
+                .values(settings=settings, config_version=TenantRow.config_version + 1)
+            )
+
+    # ------------------------------------------------------------ accounts, projects, notes
+    def add_account(self, name: str) -> int:
+        """Create an account (company) or return the existing one of that name."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("an account needs a name")
+        with self.crm.db.begin() as conn:
+            return self._account_id(conn, self.runtime(conn), name.strip())
+
+    def add_note(self, contact_id: int, body: str, *, author: str | None = None) -> int:
+        if not body or not body.strip():
+            raise ValidationError("a note needs a body")
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            self._state(conn, scope, contact_id)
+            note_id = self.allocate_ids(conn, runtime, 1, "note")
+            conn.execute(
+                scope.insert(NoteRow),
+                scope.rows(
+                    [
+                        {
+                            "id": note_id,
+                            "contact_id": contact_id,
+                            "body": body,
+                            "author": author,
+                            "created_at": self.crm.clock(),
+                        }
+                    ]
+                ),
+            )
+            return note_id
+
+    def notes(self, contact_id: int) -> list[dict[str, Any]]:
+        with self.crm.db.connect() as conn:
+            scope = TenantScope(self.runtime(conn).tenant_id)
+            n = NoteRow.__table__.c
+            rows = conn.execute(
+                scope.select(n.id, n.body, n.author, n.created_at)
+                .where(n.contact_id == contact_id)
+                .order_by(n.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def add_project(
+        self, name: str, primary_contact: int, related: Mapping[int, str] | None = None
+    ) -> int:
+        """Create a project for a primary contact, with related contacts and their roles."""
+        if not name or not name.strip():
+            raise ValidationError("a project needs a name")
+        related = dict(related or {})
+        if primary_contact in related:
+            raise ValidationError(f"contact {primary_contact} is already the primary contact")
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            for contact_id in [primary_contact, *related]:
+                self._state(conn, scope, contact_id)
+            for contact_id, role in related.items():
+                if not role or not role.strip():
+                    raise ValidationError(f"related contact {contact_id} needs a role label")
+            project_id = self.allocate_ids(conn, runtime, 1, "project")
+            conn.execute(
+                scope.insert(ProjectRow),
+                scope.rows(
+                    [
+                        {
+                            "id": project_id,
+                            "name": name.strip(),
+                            "primary_contact_id": primary_contact,
+                            "created_at": self.crm.clock(),
+                        }
+                    ]
+                ),
+            )
+            if related:
+                conn.execute(
+                    scope.insert(ProjectContactRow),
+                    scope.rows(
+                        {"project_id": project_id, "contact_id": cid, "role": role.strip()}
+                        for cid, role in related.items()
+                    ),
+                )
+            return project_id
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        with self.crm.db.connect() as conn:
+            scope = TenantScope(self.runtime(conn).tenant_id)
+            p = ProjectRow.__table__.c
+            row = conn.execute(
+                scope.select(p.id, p.name, p.primary_contact_id).where(p.id == project_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"project {project_id} does not exist in tenant {self.name!r}")
+            pc = ProjectContactRow.__table__.c
+            related = conn.execute(
+                scope.select(pc.contact_id, pc.role)
+                .where(pc.project_id == project_id)
+                .order_by(pc.contact_id)
+            ).all()
+            return {
+                "id": row[0],
+                "name": row[1],
+                "primary_contact": row[2],
+                "related": [{"contact": c, "role": r} for c, r in related],
+            }
+
+    # ------------------------------------------------------------ events
+    def record_event(
+        self,
+        contact: int,
+        kind: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        at: Any = None,
+    ) -> EventOut:
+        """Record one event, run the tenant's rules and commit everything together.
+
+        Raises :class:`DuplicateEventError` if the id was recorded before,
+        :class:`NotFoundError` for an unknown contact (nothing is written in both cases),
+        and :class:`ActionError` / :class:`PolicyError` when a rule's change fails (the
+        event is then stored with status ``failed`` and nothing else changes).
+        """
+        from crmkit.recording import record
+
+        payload: dict[str, Any] = {"contact": contact, "kind": kind, "data": dict(data or {})}
+        if id is not None:
+            payload["id"] = id
+        if at is not None:
+            payload["at"] = at
+        try:
+            event = EventIn.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise validation_error(exc, "event") from None
+        return record(self, event)
+
+    def ingest(
+        self,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 2000,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestSummary:
+        """Record many events in batches; see :func:`crmkit.recording.ingest`."""
+        from crmkit.recording import ingest
+
+        return ingest(self, events, batch_size=batch_size, progress=progress)
