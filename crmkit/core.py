@@ -178,9 +178,7 @@ class CRM:
                     .where(TenantRow.id == tenant_id)
                     .values(config_version=TenantRow.config_version + 1, settings=merged)
                 )
-                conn.execute(
-                    delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id)
-                )
+                conn.execute(delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id))
             if resolved:
                 conn.execute(
                     insert(TenantPackRow),

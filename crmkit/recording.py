@@ -189,14 +189,15 @@ def _notify(tenant: Tenant, events: list[PendingEvent]) -> None:
 
 def ingest(
     tenant: Tenant,
-    events: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any] | BaseException],
     *,
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Record many events, ``batch_size`` per transaction.
 
-    Each item has ``contact``, ``kind`` and optionally ``id``, ``data`` and ``at``.
+    Each item has ``contact``, ``kind`` and optionally ``id``, ``data`` and ``at``; an
+    exception instance in the stream counts as a failed item with its message.
     Invalid items, unknown contacts and failing rules are counted as failed and
     reported in ``summary.errors``; duplicates are counted as skipped. Give every
     event an id to make re-running an ingest safe.
@@ -248,6 +249,13 @@ def ingest(
 
     for number, item in enumerate(events, start=1):
         summary.total += 1
+        if isinstance(item, BaseException):
+            # Readers put the error of an unreadable item (a bad JSON line) in the stream.
+            summary.failed += 1
+            _note(summary, str(item))
+            if progress is not None:
+                progress(1)
+            continue
         try:
             if not isinstance(item, Mapping):
                 raise TypeError("not an object")

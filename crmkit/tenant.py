@@ -489,7 +489,7 @@ class Tenant:
 
     def ingest(
         self,
-        events: Iterable[Mapping[str, Any]],
+        events: Iterable[Mapping[str, Any] | BaseException],
         *,
         batch_size: int = 2000,
         progress: Callable[[int], None] | None = None,
