@@ -71,8 +71,11 @@ class CRM:
             def bound(*args: Any, _provider: str = provider) -> None:
                 register(*args, _provider)
 
+            # One plugin at a time, so each item is credited to the plugin that gave it;
+            # going through pluggy keeps tracing and argument checks.
+            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
             try:
-                impl.function(register=bound)
+                self.pm.subset_hook_caller(hook_name, remove_plugins=others)(register=bound)
             except CRMError:
                 raise
             except Exception as exc:

@@ -108,7 +108,7 @@ def build_plugin_manager(
         raise PluginError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
 
     if environ.get("CRMKIT_TRACE_PLUGINS", "").strip() not in ("", "0"):
-        pm.trace.root.setwriter(sys.stderr.write)
+        pm.trace.root.setwriter(lambda message: sys.stderr.write(message))
         pm.enable_tracing()
     return pm
 

@@ -114,18 +114,16 @@ def _print_transitions(transitions: list[TransitionOut]) -> None:
     if not transitions:
         console.print("no changes")
         return
-    table = Table("contact", "what", "old", "new", "cause", "event", "at")
+    # One line per change, never wrapped, so it reads well and greps well.
     for t in transitions:
-        table.add_row(
-            str(t.contact_id),
-            t.name,
-            t.old or "-",
-            t.new or "-",
-            t.cause,
-            t.event_id or "-",
-            t.at.isoformat(timespec="seconds"),
+        event = f" event {t.event_id}" if t.event_id else ""
+        console.print(
+            f"{t.at.isoformat(timespec='seconds')}  contact {t.contact_id}  {t.name}: "
+            f"{t.old or '-'} -> {t.new or '-'}  by {t.cause}{event}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
         )
-    console.print(table)
 
 
 # ---------------------------------------------------------------- init, packs, facets

@@ -1,0 +1,84 @@
+"""Shared test support: a movable clock, a database snapshot, and a pack plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmkit import hookimpl
+from crmkit.facets import Facet, FacetValue
+from crmkit.packs import Pack
+
+
+class FrozenClock:
+    """A clock tests can move."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def snapshot(crm: Any) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every crmkit table, to prove that a refused operation changed nothing."""
+    from crmkit.storage.models import Base
+
+    with crm.db.connect() as conn:
+        return {
+            name: sorted(
+                (tuple(map(repr, row)) for row in conn.execute(sa.select(table))),
+            )
+            for name, table in Base.metadata.tables.items()
+        }
+
+
+STAGE = Facet(
+    name="stage",
+    label="Stage",
+    values=(
+        FacetValue("open", "Open", "green"),
+        FacetValue("won", "Won", "orange"),
+        FacetValue("archived", "Archived", "grey", auto_only=True),
+    ),
+    default="open",
+    policy="forward_only",
+)
+
+
+class PackPlugin:
+    """Registers packs whose rulesets are written to ``directory``; one facet ``stage``."""
+
+    def __init__(
+        self, directory: Path, packs: dict[str, str], facets: tuple[Facet, ...] = (STAGE,)
+    ):
+        self.directory = directory
+        self.packs = packs
+        self.facets = facets
+
+    @hookimpl
+    def crmkit_register_facets(self, register: Callable[[Facet], None]) -> None:
+        for facet in self.facets:
+            register(facet)
+
+    @hookimpl
+    def crmkit_register_packs(self, register: Callable[[Pack], None]) -> None:
+        for spec, text in self.packs.items():
+            name, _, version = spec.partition("@")
+            path = self.directory / f"{name}-{version or '1.0.0'}.yaml"
+            path.write_text(text, encoding="utf-8")
+            register(
+                Pack(
+                    name=name,
+                    version=version or "1.0.0",
+                    rulesets=(path,),
+                    facets=tuple(f.name for f in self.facets),
+                )
+            )

@@ -1,0 +1,199 @@
+"""The crmkit command line, run in-process with click's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crmkit.cli.main import cli
+
+
+@pytest.fixture
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRMKIT_TENANT", "acme")
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output + result.stderr
+        return result.stdout if code == 0 else result.stderr
+
+    invoke("init", "--packs", "17hats")
+    return invoke
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    commands = [
+        [],
+        ["init"],
+        ["contact"],
+        ["contact", "add"],
+        ["contact", "show"],
+        ["contact", "list"],
+        ["contact", "set"],
+        ["event"],
+        ["event", "record"],
+        ["ingest"],
+        ["explain"],
+        ["packs"],
+        ["facets"],
+        ["colour"],
+        ["tenants"],
+        ["demo"],
+    ]
+    for command in commands:
+        result = runner.invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, command
+
+
+def test_add_show_set_and_explain(run) -> None:  # type: ignore[no-untyped-def]
+    added = json.loads(
+        run(
+            "contact",
+            "add",
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Lovelace",
+            "--email",
+            "ada@example.com",
+            "--account",
+            "Engines",
+            "--facet",
+            "contact_type=hot_lead",
+            "--json",
+        )
+    )
+    shown = json.loads(run("contact", "show", str(added["id"]), "--json"))
+    assert {
+        k: shown[k]
+        for k in (
+            "first_name",
+            "last_name",
+            "email",
+            "account",
+            "facets",
+            "score",
+            "tags",
+            "fields",
+            "archived",
+        )
+    } == {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "account": "Engines",
+        "facets": {"contact_type": "hot_lead"},
+        "score": 0.0,
+        "tags": [],
+        "fields": {},
+        "archived": False,
+    }
+    recorded = json.loads(
+        run(
+            "event",
+            "record",
+            "--contact",
+            "1",
+            "--kind",
+            "invoice_sent",
+            "--id",
+            "inv-1",
+            "--data",
+            '{"amount": 120}',
+            "--at",
+            "2026-05-02T10:00:00Z",
+            "--json",
+        )
+    )
+    assert recorded["changes"][0]["new"] == "client"
+    assert recorded["occurred_at"].startswith("2026-05-02T10:00:00")
+    steps = json.loads(run("explain", "1", "contact_type", "--json"))
+    assert [(s["new"], s["cause"], s["event_id"]) for s in steps] == [
+        ("hot_lead", "manual (cli)", None),
+        ("client", "17hats@1.0.0:hot lead becomes a client", "inv-1"),
+    ]
+    assert "hot lead becomes a client" in run("explain", "1")
+    assert "client" in run("contact", "set", "1", "contact_type", "other")
+
+
+def test_refusals_exit_1_with_one_line_on_stderr(run) -> None:  # type: ignore[no-untyped-def]
+    run("contact", "add", "--first-name", "Ada")
+    before = run("contact", "show", "1", "--json")
+    error = run("contact", "set", "1", "contact_type", "vip", code=1)
+    assert error.count("\n") == 1 and error.startswith("error: 'vip' is not a value")
+    run("event", "record", "--contact", "1", "--kind", "x", "--id", "dup")
+    assert "already recorded" in run(
+        "event", "record", "--contact", "1", "--kind", "x", "--id", "dup", code=1
+    )
+    assert "contact 9 does not exist" in run(
+        "event", "record", "--contact", "9", "--kind", "x", code=1
+    )
+    assert "--data is not JSON" in run(
+        "event", "record", "--contact", "1", "--kind", "x", "--data", "{", code=1
+    )
+    assert "fixed" in run("colour", "contact_type", "client", "red", code=1)
+    assert "unknown pack 'nope'" in run("init", "--packs", "nope", code=1)
+    assert run("contact", "show", "1", "--json") == before
+
+
+def test_list_with_where_and_json(run) -> None:  # type: ignore[no-untyped-def]
+    run("contact", "add", "--first-name", "Ada", "--facet", "contact_type=client")
+    run("contact", "add", "--first-name", "Bob")
+    listed = json.loads(
+        run("contact", "list", "--where", "contact.contact_type == client", "--json")
+    )
+    assert [c["first_name"] for c in listed] == ["Ada"]
+    assert "2 contact(s)" in run("contact", "list")
+    assert "unknown path" in run("contact", "list", "--where", "contact.nope == 1", code=1)
+
+
+def test_ingest_a_jsonl_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("contact", "add", "--first-name", "Ada")
+    run("contact", "add", "--first-name", "Bob")
+    lines = [
+        {"id": "a1", "contact": 1, "kind": "lead_form_submitted", "at": "2026-05-01T08:00:00Z"},
+        {"id": "a2", "contact": 1, "kind": "contract_signed", "data": {"n": 1}},
+        {"id": "b1", "contact": 2, "kind": "lead_form_submitted"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    summary = json.loads(run("ingest", str(path), "--json"))
+    assert (summary["applied"], summary["changes"]) == (3, 3)
+    assert "3 skipped" in run("ingest", str(path), "--no-progress")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "c1", "contact": 2, "kind": "invoice_sent"}\n{oops\n', encoding="utf-8")
+    assert "line 2: not JSON" in run("ingest", str(bad), "--no-progress", code=1)
+    facets = [json.loads(run("contact", "show", str(i), "--json"))["facets"] for i in (1, 2)]
+    assert facets == [{"contact_type": "client"}, {"contact_type": "client"}]
+
+
+def test_packs_facets_and_tenants(run) -> None:  # type: ignore[no-untyped-def]
+    packs = json.loads(run("packs", "--json"))
+    hats = next(p for p in packs if p["name"] == "17hats")
+    assert (hats["version"], hats["used_by_tenant"], hats["rules"]) == ("1.0.0", True, 2)
+    facets = json.loads(run("facets", "--json"))
+    assert [f["name"] for f in facets] == ["contact_type"]
+    assert json.loads(run("tenants", "--json")) == ["acme"]
+
+
+def test_demo_builds_a_tenant_and_explains_a_transition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CRMKIT_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Hot Lead" in result.output and "Client" in result.output
+    assert "hot lead becomes a client" in result.output
+    assert (tmp_path / "crmkit-demo.db").exists()
+    again = runner.invoke(cli, ["demo", "--json"], catch_exceptions=False)
+    data = json.loads(again.stdout)
+    assert data["summary"]["applied"] == 11
+    assert data["explained"]["transitions"][-1]["new"] == "client"
