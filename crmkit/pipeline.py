@@ -9,18 +9,21 @@ raises leaves no trace but the failed event itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam
+import sqlalchemy as sa
+from sqlalchemy import Connection
 
 from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
 from crmkit.facets import CauseType
 from crmkit.rules.actions import AddScore, AddTag, Change, RemoveTag, RuleContext, SetFacet
 from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
+from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.models import (
     AccountRow,
     ContactFacetRow,
@@ -56,26 +59,76 @@ class Cause:
         return "import"
 
 
-@dataclass
 class ContactState:
-    """A contact's mutable state during one transaction."""
+    """A contact's mutable state during one transaction.
 
-    id: int
-    first_name: str
-    last_name: str
-    email: str | None
-    phone: str | None
-    account: str | None
-    archived: bool
-    score: float
-    fields: dict[str, Any]
-    facets: dict[str, str]
-    tags: set[str]
-    version: int
-    original_facets: dict[str, str] = field(default_factory=dict)
-    original_tags: set[str] = field(default_factory=set)
-    original_score: float = 0.0
-    original_version: int = 0
+    Changes are tracked as they happen (the first old value of each facet, added and
+    removed tags), so writing back costs nothing for untouched contacts. ``fields`` is
+    parsed from its JSON text on first use: most rules never read it.
+    """
+
+    __slots__ = (
+        "_fields",
+        "_fields_json",
+        "account",
+        "archived",
+        "changed_facets",
+        "email",
+        "facets",
+        "first_name",
+        "id",
+        "last_name",
+        "phone",
+        "score",
+        "tags",
+        "tags_added",
+        "tags_removed",
+        "version",
+        "written_version",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: int,
+        first_name: str,
+        last_name: str,
+        email: str | None,
+        phone: str | None,
+        account: str | None,
+        archived: bool,
+        score: float,
+        fields: dict[str, Any] | None = None,
+        fields_json: str | dict[str, Any] | None = None,
+        facets: dict[str, str],
+        tags: set[str],
+        version: int,
+    ) -> None:
+        self.id = id
+        self.first_name = first_name
+        self.last_name = last_name
+        self.email = email
+        self.phone = phone
+        self.account = account
+        self.archived = archived
+        self.score = score
+        self._fields = fields
+        self._fields_json = fields_json
+        self.facets = facets
+        self.tags = tags
+        self.version = version
+        self.written_version = version
+        self.changed_facets: dict[str, str | None] = {}
+        self.tags_added: set[str] = set()
+        self.tags_removed: set[str] = set()
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            raw = self._fields_json
+            parsed = json.loads(raw) if isinstance(raw, str) and raw else raw or {}
+            self._fields = parsed if isinstance(parsed, dict) else {}
+        return self._fields
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -92,11 +145,41 @@ class ContactState:
             "tags": sorted(self.tags),
         }
 
-    def mark_clean(self) -> None:
-        self.original_facets = dict(self.facets)
-        self.original_tags = set(self.tags)
-        self.original_score = self.score
-        self.original_version = self.version
+    def set_facet(self, facet: str, value: str) -> None:
+        if facet not in self.changed_facets:
+            self.changed_facets[facet] = self.facets.get(facet)
+        self.facets[facet] = value
+
+    def add_tag(self, tag: str) -> None:
+        self.tags.add(tag)
+        if tag in self.tags_removed:
+            self.tags_removed.discard(tag)
+        else:
+            self.tags_added.add(tag)
+
+    def remove_tag(self, tag: str) -> None:
+        self.tags.discard(tag)
+        if tag in self.tags_added:
+            self.tags_added.discard(tag)
+        else:
+            self.tags_removed.add(tag)
+
+    @property
+    def dirty(self) -> bool:
+        return self.version != self.written_version
+
+    def mark_written(self) -> None:
+        self.written_version = self.version
+        self.changed_facets = {}
+        self.tags_added = set()
+        self.tags_removed = set()
+
+
+def _fields_as_text(conn: Connection, column: Any) -> Any:
+    # The JSON text, parsed only if a rule or action reads the fields.
+    if conn.dialect.name == "sqlite":
+        return sa.type_coerce(column, sa.Text)
+    return sa.cast(column, sa.Text)
 
 
 def load_states(
@@ -141,7 +224,7 @@ def load_states(
             phone=row[4],
             archived=row[5],
             score=row[6],
-            fields=dict(row[7] or {}),
+            fields_json=row[7],
             version=row[8],
             account=accounts.get(row[9]) if row[9] is not None else None,
             facets={},
@@ -157,8 +240,6 @@ def load_states(
         scope.select(t.contact_id, t.tag).where(t.contact_id.in_(ids))
     ):
         states[contact_id].tags.add(tag)
-    for state in states.values():
-        state.mark_clean()
     return states
 
 
@@ -244,11 +325,11 @@ class ChangeApplier:
         if reason:
             raise PolicyError(f"change refused for contact {state.id}: {reason}")
         if isinstance(change, SetFacet):
-            state.facets[change.facet] = change.value
+            state.set_facet(change.facet, change.value)
         elif isinstance(change, AddTag):
-            state.tags.add(change.tag)
+            state.add_tag(change.tag)
         elif isinstance(change, RemoveTag):
-            state.tags.discard(change.tag)
+            state.remove_tag(change.tag)
         else:
             state.score = state.score + change.delta
         state.version += 1
@@ -351,6 +432,36 @@ def run_rules(
                             event.changes.append(transition)
 
 
+EVENT_COLUMNS = (
+    "tenant_id",
+    "id",
+    "seq",
+    "contact_id",
+    "kind",
+    "data",
+    "occurred_at",
+    "recorded_at",
+    "status",
+    "error",
+)
+TRANSITION_COLUMNS = (
+    "tenant_id",
+    "contact_id",
+    "version",
+    "target",
+    "name",
+    "old",
+    "new",
+    "cause_type",
+    "pack",
+    "pack_version",
+    "rule",
+    "actor",
+    "event_id",
+    "at",
+)
+
+
 def persist(
     conn: Connection,
     scope: TenantScope,
@@ -359,58 +470,41 @@ def persist(
     events: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Write events, changed contact state and transitions with a few executemany calls."""
-    if events:
-        conn.execute(scope.insert(EventRow), scope.rows(events))
-    facet_updates: list[dict[str, Any]] = []
-    facet_inserts: list[dict[str, Any]] = []
-    tag_adds: list[dict[str, Any]] = []
-    tag_removes: list[dict[str, Any]] = []
-    contact_updates: list[dict[str, Any]] = []
+    tenant = scope.tenant_id
+    writer = BulkWriter(conn)
+    writer.insert(
+        EventRow,
+        EVENT_COLUMNS,
+        [(tenant, *(e[c] for c in EVENT_COLUMNS[1:])) for e in events],
+    )
+    facet_updates: list[tuple[Any, ...]] = []
+    facet_inserts: list[tuple[Any, ...]] = []
+    tag_adds: list[tuple[Any, ...]] = []
+    tag_removes: list[tuple[Any, ...]] = []
+    contact_updates: list[tuple[Any, ...]] = []
     for state in states:
-        if state.version == state.original_version:
+        if not state.dirty:
             continue
-        for facet, value in state.facets.items():
-            old = state.original_facets.get(facet)
+        for facet, old in state.changed_facets.items():
+            value = state.facets[facet]
             if old is None:
-                facet_inserts.append({"contact_id": state.id, "facet": facet, "value": value})
+                facet_inserts.append((tenant, state.id, facet, value))
             elif old != value:
-                facet_updates.append({"cid": state.id, "fname": facet, "fvalue": value})
-        for tag in state.tags - state.original_tags:
-            tag_adds.append({"contact_id": state.id, "tag": tag})
-        for tag in state.original_tags - state.tags:
-            tag_removes.append({"cid": state.id, "tname": tag})
-        contact_updates.append({"cid": state.id, "cscore": state.score, "cversion": state.version})
-        state.mark_clean()
-    f = ContactFacetRow.__table__.c
-    t = ContactTagRow.__table__.c
-    c = ContactRow.__table__.c
-    if facet_updates:
-        conn.execute(
-            scope.update(ContactFacetRow)
-            .where(f.contact_id == bindparam("cid"), f.facet == bindparam("fname"))
-            .values(value=bindparam("fvalue")),
-            facet_updates,
-        )
-    if facet_inserts:
-        conn.execute(scope.insert(ContactFacetRow), scope.rows(facet_inserts))
-    if tag_adds:
-        conn.execute(scope.insert(ContactTagRow), scope.rows(tag_adds))
-    if tag_removes:
-        conn.execute(
-            scope.delete(ContactTagRow).where(
-                t.contact_id == bindparam("cid"), t.tag == bindparam("tname")
-            ),
-            tag_removes,
-        )
-    if contact_updates:
-        conn.execute(
-            scope.update(ContactRow)
-            .where(c.id == bindparam("cid"))
-            .values(score=bindparam("cscore"), version=bindparam("cversion")),
-            contact_updates,
-        )
-    if transitions:
-        conn.execute(scope.insert(TransitionRow), scope.rows(transitions))
+                facet_updates.append((value, tenant, state.id, facet))
+        tag_adds.extend((tenant, state.id, tag) for tag in state.tags_added)
+        tag_removes.extend((tenant, state.id, tag) for tag in state.tags_removed)
+        contact_updates.append((state.score, state.version, tenant, state.id))
+        state.mark_written()
+    writer.update(ContactFacetRow, ("value",), ("tenant_id", "contact_id", "facet"), facet_updates)
+    writer.insert(ContactFacetRow, ("tenant_id", "contact_id", "facet", "value"), facet_inserts)
+    writer.insert(ContactTagRow, ("tenant_id", "contact_id", "tag"), tag_adds)
+    writer.delete(ContactTagRow, ("tenant_id", "contact_id", "tag"), tag_removes)
+    writer.update(ContactRow, ("score", "version"), ("tenant_id", "id"), contact_updates)
+    writer.insert(
+        TransitionRow,
+        TRANSITION_COLUMNS,
+        [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
+    )
 
 
 def existing_event_ids(conn: Connection, scope: TenantScope, ids: Sequence[str]) -> set[str]:

@@ -109,5 +109,40 @@ class DurableEngine:
         return results
 
 
-def default_engine() -> RuleEngine:
-    return DurableEngine()
+class MemoizingEngine:
+    """Matches each distinct fact once and reuses the answer.
+
+    crmkit rules test one fact at a time and facts hold only the paths the rules read,
+    so the rules that match are a pure function of the fact's content. Events in a batch
+    mostly share a few shapes (say, four kinds times four contact types): the inner
+    engine then sees a handful of facts instead of thousands. Answers are kept across
+    calls in a bounded cache per ruleset.
+    """
+
+    def __init__(self, inner: RuleEngine, max_entries: int = 50_000) -> None:
+        self.inner = inner
+        self.name = f"{inner.name} (memoized)"
+        self.max_entries = max_entries
+        self._cache: dict[str, dict[tuple[tuple[str, Any], ...], list[int]]] = {}
+        self._lock = threading.Lock()
+
+    def match(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> list[list[int]]:
+        keys = [tuple(fact.items()) for fact in facts]
+        with self._lock:
+            cache = self._cache.setdefault(ruleset.key, {})
+            missing: dict[tuple[tuple[str, Any], ...], Fact] = {}
+            for key, fact in zip(keys, facts, strict=True):
+                if key not in cache and key not in missing:
+                    missing[key] = fact
+            if missing:
+                answers = self.inner.match(ruleset, list(missing.values()))
+                if len(cache) + len(missing) > self.max_entries:
+                    cache.clear()
+                cache.update(zip(missing, answers, strict=True))
+            return [list(cache[key]) for key in keys]
+
+
+def default_engine(memoize: bool = True) -> RuleEngine:
+    """durable_rules, behind the memoizing layer unless ``memoize`` is False."""
+    engine: RuleEngine = DurableEngine()
+    return MemoizingEngine(engine) if memoize else engine

@@ -1,0 +1,166 @@
+"""Ingest benchmark: bare durable_rules vs crmkit end-to-end on SQLite and PostgreSQL.
+
+Run:  python bench/ingest.py [--events 50000] [--contacts 2000]
+
+Every figure is printed with its ratio to bare durable_rules measured in the same run
+(the machines are shared and noisy, so only ratios are comparable between runs).
+PostgreSQL runs when CRMKIT_BENCH_POSTGRES_URL or CRMKIT_TEST_POSTGRES_URL is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmkit import CRM
+
+# Only kinds the 17hats rules react to, so crmkit's kind prefilter skips nothing and
+# every event goes through the rule engine, as it does in the bare anchor.
+KINDS = ["lead_form_submitted", "invoice_sent", "quote_accepted", "contract_signed"]
+
+
+def make_events(n_events: int, n_contacts: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {"id": f"e{i}", "contact": rng.randint(1, n_contacts), "kind": rng.choice(KINDS),
+         "data": {"n": i}}
+        for i in range(n_events)
+    ]
+
+
+def bare_durable(crm: CRM, events: list[dict[str, Any]], chunk: int) -> float:
+    """The same compiled ruleset in durable_rules, driven the fastest safe way we know:
+    assert_fact per event in one session per chunk, then delete_state. Returns events/s."""
+    from durable import engine
+
+    pack = crm.packs.resolve("17hats")
+    definition = copy.deepcopy(crm.compiled(pack).durable_definition())
+    name = f"bare-{uuid.uuid4().hex[:8]}"
+    ((_, rules),) = definition.items()
+    host = engine.Host()
+    hits = [0]
+
+    def action(c: Any) -> None:
+        hits[0] += 1
+
+    for rule in rules.values():
+        rule["run"] = action
+    host.set_rulesets({name: rules})
+    facts = [
+        {"event.kind": e["kind"], "contact.contact_type": "hot_lead" if i % 2 else "other"}
+        for i, e in enumerate(events)
+    ]
+    start = time.perf_counter()
+    for base in range(0, len(facts), chunk):
+        sid = f"s{base}"
+        for i, fact in enumerate(facts[base : base + chunk], start=base):
+            message = dict(fact, sid=sid, id=i)
+            try:
+                host.assert_fact(name, message)
+            except engine.MessageNotHandledException:
+                pass
+        host.delete_state(name, sid)
+    elapsed = time.perf_counter() - start
+    assert hits[0] > 0
+    return len(facts) / elapsed
+
+
+def crmkit_ingest(url: str, events: list[dict[str, Any]], n_contacts: int, batch: int) -> tuple[float, Any]:
+    crm = CRM(url)
+    crm.migrate()
+    tenant = crm.configure_tenant(f"bench-{uuid.uuid4().hex[:6]}", ["17hats"])
+    for i in range(n_contacts):
+        tenant.add_contact({"first_name": f"C{i}", "facets": {"contact_type": "other"}})
+    start = time.perf_counter()
+    summary = tenant.ingest(events, batch_size=batch)
+    elapsed = time.perf_counter() - start
+    assert summary.applied == len(events), summary
+    crm.close()
+    return len(events) / elapsed, summary
+
+
+def single_event_latency(url: str, samples: int) -> list[float]:
+    crm = CRM(url)
+    crm.migrate()
+    tenant = crm.configure_tenant("latency", ["17hats"])
+    contacts = [tenant.add_contact({"first_name": f"L{i}"}).id for i in range(50)]
+    timings = []
+    for i in range(samples):
+        kind = KINDS[i % len(KINDS)]
+        start = time.perf_counter()
+        tenant.record_event(contacts[i % len(contacts)], kind, {"i": i})
+        timings.append((time.perf_counter() - start) * 1000)
+    crm.close()
+    return timings
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("CRMKIT_BENCH_POSTGRES_URL") or os.environ.get("CRMKIT_TEST_POSTGRES_URL")
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--contacts", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--samples", type=int, default=500, help="single-event samples")
+    args = parser.parse_args()
+    events = make_events(args.events, args.contacts)
+
+    with tempfile.TemporaryDirectory() as folder:
+        anchor_crm = CRM(f"sqlite:///{Path(folder) / 'anchor.db'}")
+        bare = bare_durable(anchor_crm, events, args.batch)
+        sqlite_rate, summary = crmkit_ingest(
+            f"sqlite:///{Path(folder) / 'bench.db'}", events, args.contacts, args.batch
+        )
+        latency = single_event_latency(f"sqlite:///{Path(folder) / 'latency.db'}", args.samples)
+
+    pg_rate = None
+    pg = postgres_url()
+    if pg:
+        schema = f"crmkit_bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(pg)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            url = sa.make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
+            pg_rate, _ = crmkit_ingest(url.render_as_string(hide_password=False), events,
+                                       args.contacts, args.batch)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    print(f"{args.events} events over {args.contacts} contacts, 17hats ruleset, batch {args.batch}")
+    print(f"  changes made by crmkit: {summary.changes}")
+    print(f"{'run':<34}{'events/s':>12}{'ratio':>9}")
+    print(f"{'bare durable_rules (anchor)':<34}{bare:>12,.0f}{1.0:>9.2f}")
+    print(f"{'crmkit ingest, SQLite file':<34}{sqlite_rate:>12,.0f}{sqlite_rate / bare:>9.2f}  (target >= 0.70)")
+    if pg_rate is not None:
+        print(f"{'crmkit ingest, PostgreSQL':<34}{pg_rate:>12,.0f}{pg_rate / bare:>9.2f}")
+    else:
+        print("crmkit ingest, PostgreSQL: skipped (set CRMKIT_BENCH_POSTGRES_URL)")
+    p50 = statistics.median(latency)
+    p95 = statistics.quantiles(latency, n=20)[18]
+    anchor_ms = 1000 / bare
+    print(f"single event, Python API, SQLite: p50 {p50:.2f} ms, p95 {p95:.2f} ms (target p50 <= 3 ms;"
+          f" {p50 / anchor_ms:.0f}x one bare durable_rules match of {anchor_ms * 1000:.0f} us)")
+
+
+
+if __name__ == "__main__":
+    main()
