@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql
 
 from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
 from crmkit.facets import CauseType
@@ -401,6 +402,8 @@ def run_rules(
             for i in range(len(wave_events)):
                 fired_per_event[i].append(by_event.get(i, []))
         for event, fired in zip(wave_events, fired_per_event, strict=True):
+            if not any(fired):
+                continue
             state = states[event.contact_id]
             context = RuleContext(
                 tenant=runtime.name,
@@ -507,8 +510,24 @@ def persist(
     )
 
 
+def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -> dict[int, int]:
+    """Each contact's stored version (absent ids are left out)."""
+    c = ContactRow.__table__.c
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for cid, version in conn.execute(scope.select(c.id, c.version).where(c.id.in_(chunk))):
+            found[cid] = version
+    return found
+
+
 def existing_event_ids(conn: Connection, scope: TenantScope, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` already recorded for the tenant."""
     e = EventRow.__table__.c
+    if conn.dialect.name == "postgresql":
+        # One array parameter instead of hundreds of IN-list placeholders.
+        wanted = sa.bindparam("wanted", list(ids), type_=postgresql.ARRAY(sa.String))
+        return set(conn.scalars(scope.select(e.id).where(e.id == sa.any_(wanted))))
     found: set[str] = set()
     for start in range(0, len(ids), 500):
         found.update(conn.scalars(scope.select(e.id).where(e.id.in_(ids[start : start + 500]))))

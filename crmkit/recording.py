@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -16,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
 from crmkit.pipeline import (
+    ContactState,
     PendingEvent,
+    current_versions,
     existing_event_ids,
     load_states,
     persist,
@@ -49,13 +52,14 @@ def _event_row(
     }
 
 
-def _pending(tenant: Tenant, event: EventIn) -> PendingEvent:
+def _pending(tenant: Tenant, event: EventIn, received: datetime | None = None) -> PendingEvent:
+    """``received`` is the time given to events without one (default: now)."""
     return PendingEvent(
         id=event.id or uuid.uuid4().hex,
         contact_id=event.contact,
         kind=event.kind,
         data=event.data,
-        occurred_at=event.at or tenant.crm.clock(),
+        occurred_at=event.at or received or tenant.crm.clock(),
     )
 
 
@@ -135,12 +139,35 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
     return out
 
 
+def _states_for_batch(
+    conn: Any, scope: TenantScope, wanted: set[int], cache: dict[int, ContactState]
+) -> dict[int, ContactState]:
+    """Contact states for a batch, reusing the states the previous batch wrote.
+
+    A cached state is reused only if the contact's version in the database still equals
+    the version this ingest wrote, so a change made meanwhile by another writer is seen.
+    """
+    cached = [cid for cid in wanted if cid in cache]
+    stale = set(wanted) - set(cached)
+    if cached:
+        current = current_versions(conn, scope, cached)
+        stale.update(cid for cid in cached if current.get(cid) != cache[cid].version)
+    if stale:
+        for cid in stale:
+            cache.pop(cid, None)
+        cache.update(load_states(conn, scope, stale))
+    return {cid: cache[cid] for cid in wanted if cid in cache}
+
+
 def _apply_batch(
-    tenant: Tenant, batch: list[PendingEvent], summary: IngestSummary
+    tenant: Tenant,
+    batch: list[PendingEvent],
+    summary: IngestSummary,
+    cache: dict[int, ContactState],
 ) -> list[PendingEvent]:
     """Apply a batch in one transaction; return the events that were applied.
 
-    Raises (and rolls back) when any event's rules fail.
+    Raises (and rolls back) when any event's rules fail; the caller then drops ``cache``.
     """
     crm = tenant.crm
     with crm.db.begin() as conn:
@@ -155,7 +182,7 @@ def _apply_batch(
             else:
                 seen.add(event.id)
                 fresh.append(event)
-        states = load_states(conn, scope, {e.contact_id for e in fresh})
+        states = _states_for_batch(conn, scope, {e.contact_id for e in fresh}, cache)
         missing = [e for e in fresh if e.contact_id not in states]
         for event in missing:
             summary.failed += 1
@@ -206,6 +233,9 @@ def ingest(
         raise ValueError("batch_size must be at least 1")
     summary = IngestSummary()
     batch: list[PendingEvent] = []
+    received = tenant.crm.clock()
+    # Contact states carried from one batch to the next (checked by version).
+    cache: dict[int, ContactState] = {}
 
     def flush() -> None:
         if not batch:
@@ -213,8 +243,9 @@ def ingest(
         size = len(batch)
         before = (summary.skipped, summary.failed, len(summary.errors))
         try:
-            applied = _apply_batch(tenant, batch, summary)
+            applied = _apply_batch(tenant, batch, summary, cache)
         except (ActionError, PolicyError):
+            cache.clear()  # the failed batch changed states in memory only
             summary.skipped, summary.failed = before[0], before[1]
             del summary.errors[before[2] :]
             applied = []
@@ -271,7 +302,10 @@ def ingest(
             if progress is not None:
                 progress(1)
             continue
-        batch.append(_pending(tenant, event_in))
+        if not batch:
+            # Events without a time get the time their batch was received.
+            received = tenant.crm.clock()
+        batch.append(_pending(tenant, event_in, received))
         if len(batch) >= batch_size:
             flush()
     flush()

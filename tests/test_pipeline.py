@@ -416,3 +416,17 @@ def test_ingest_isolates_a_failing_event_in_a_batch(db_url: str, tmp_path: Path)
     with crm.db.connect() as conn:
         statuses = {r[0]: r[1] for r in conn.execute(sa.select(EventRow.id, EventRow.status))}
     assert statuses == {"1": "applied", "2": "failed", "3": "applied"}
+
+
+def test_ingest_sees_changes_made_between_its_batches(acme: Tenant) -> None:
+    contact = add(acme)
+
+    def stream():  # type: ignore[no-untyped-def]
+        yield {"id": "1", "contact": contact, "kind": "lead_form_submitted"}
+        # Another writer changes the contact while the ingest is between batches.
+        acme.set_facet(contact, "contact_type", "cold_prospect", actor="sam")
+        yield {"id": "2", "contact": contact, "kind": "invoice_sent"}
+
+    summary = acme.ingest(stream(), batch_size=1)
+    assert summary.applied == 2
+    assert contact_type(acme, contact) == "cold_prospect"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, cast
 
 from psycopg.types.json import Jsonb
@@ -19,7 +20,18 @@ from sqlalchemy.orm import DeclarativeBase
 
 from crmkit.storage.types import UTCDateTime
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+@lru_cache(maxsize=256)
+def _sqlite_time(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DATETIME stores: naive UTC, always with microseconds.
+
+    Cached: a batch shares a handful of times (received, recorded, transition times).
+    """
+    if value is None:
+        return None
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class BulkWriter:
@@ -33,11 +45,7 @@ class BulkWriter:
     def _converter(self, table: Table, column: str) -> Any:
         kind = table.c[column].type
         if isinstance(kind, UTCDateTime):
-            if self.sqlite:
-                return lambda v: (
-                    None if v is None else v.astimezone(timezone.utc).strftime(_SQLITE_TIME)
-                )
-            return lambda v: v
+            return _sqlite_time if self.sqlite else None
         if isinstance(kind, JSON):
             return (lambda v: json.dumps(v)) if self.sqlite else (lambda v: Jsonb(v))
         return None
@@ -108,10 +116,6 @@ class BulkWriter:
             return
         keys = " AND ".join(f"{c} = {self.mark}" for c in key_columns)
         self.conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {keys}", list(rows))
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
 
 
 def _table(model: type[DeclarativeBase]) -> Table:
