@@ -74,7 +74,17 @@ def _run_score(delta: float, ctx: RuleContext) -> list[Change]:
 
 @hookimpl
 def crmkit_register_actions(register: Callable[[str, ActionSpec], None]) -> None:
-    register("set", ActionSpec(_parse_set, _run_set, "set facets: {FACET: VALUE}"))
-    register("tag", ActionSpec(_parse_tags, _tagger(AddTag), "add tags: NAME or [NAMES]"))
-    register("untag", ActionSpec(_parse_tags, _tagger(RemoveTag), "remove tags"))
-    register("score", ActionSpec(_parse_score, _run_score, "add a number to the score"))
+    register(
+        "set", ActionSpec(_parse_set, _run_set, "set facets: {FACET: VALUE}", reads_contact=False)
+    )
+    register(
+        "tag",
+        ActionSpec(_parse_tags, _tagger(AddTag), "add tags: NAME or [NAMES]", reads_contact=False),
+    )
+    register(
+        "untag", ActionSpec(_parse_tags, _tagger(RemoveTag), "remove tags", reads_contact=False)
+    )
+    register(
+        "score",
+        ActionSpec(_parse_score, _run_score, "add a number to the score", reads_contact=False),
+    )

@@ -405,9 +405,12 @@ def run_rules(
             if not any(fired):
                 continue
             state = states[event.contact_id]
+            to_apply = runtime.ordered(fired)
+            # The snapshot is taken before any change, and only when an action reads it.
+            reads = any(a.spec.reads_contact for _, rule in to_apply for a in rule.actions)
             context = RuleContext(
                 tenant=runtime.name,
-                contact=state.snapshot(),
+                contact=state.snapshot() if reads else {},
                 event={
                     "id": event.id,
                     "kind": event.kind,
@@ -416,7 +419,7 @@ def run_rules(
                 },
                 settings=runtime.settings,
             )
-            for ruleset, rule in runtime.ordered(fired):
+            for ruleset, rule in to_apply:
                 label = f"{ruleset.pack}@{ruleset.version}:{rule.name}"
                 cause = Cause("rule", ruleset.pack, ruleset.version, rule.name, None, event.id)
                 for action in rule.actions:
@@ -470,15 +473,18 @@ def persist(
     scope: TenantScope,
     states: Iterable[ContactState],
     transitions: Sequence[dict[str, Any]],
-    events: Sequence[dict[str, Any]] = (),
+    events: Sequence[tuple[Any, ...]] = (),
 ) -> None:
-    """Write events, changed contact state and transitions with a few executemany calls."""
+    """Write events, changed contact state and transitions with a few executemany calls.
+
+    ``events`` are rows in ``EVENT_COLUMNS`` order without the leading tenant id.
+    """
     tenant = scope.tenant_id
     writer = BulkWriter(conn)
     writer.insert(
         EventRow,
         EVENT_COLUMNS,
-        [(tenant, *(e[c] for c in EVENT_COLUMNS[1:])) for e in events],
+        [(tenant, *event) for event in events],
     )
     facet_updates: list[tuple[Any, ...]] = []
     facet_inserts: list[tuple[Any, ...]] = []
@@ -516,7 +522,8 @@ def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -
     found: dict[int, int] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for cid, version in conn.execute(scope.select(c.id, c.version).where(c.id.in_(chunk))):
+        rows = conn.execute(scope.select(c.id, c.version).where(c.id.in_(chunk))).all()
+        for cid, version in rows:
             found[cid] = version
     return found
 

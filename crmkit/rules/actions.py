@@ -59,11 +59,15 @@ class ActionSpec:
     ``parse(args, schema)`` runs when a ruleset is loaded: it validates the YAML
     arguments (raise ``ValueError`` with a reason) and returns the form ``run`` gets.
     ``run(parsed, context)`` runs when the rule fires and returns the proposed changes.
+    Set ``reads_contact=False`` if ``run`` ignores ``context.contact``; crmkit then
+    skips building that snapshot.
     """
 
     parse: Callable[[Any, Schema], Any]
     run: Callable[[Any, RuleContext], list[Change]]
     description: str = ""
+    # False when ``run`` never looks at ``context.contact`` (it is then left empty).
+    reads_contact: bool = True
 
 
 class ActionRegistry:
