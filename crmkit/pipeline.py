@@ -24,6 +24,7 @@ from crmkit.facets import CauseType
 from crmkit.rules.actions import AddScore, AddTag, Change, RemoveTag, RuleContext, SetFacet
 from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
+from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.models import (
     AccountRow,
@@ -261,22 +262,21 @@ def build_fact(
     Missing and null values are left out, so any comparison on them is false.
     """
     fact: Fact = {"event.kind": kind}
-    for path in runtime.fact_paths:
-        parts = path.split(".")
-        if parts[0] == "event":
-            value = None if path == "event.kind" else _lookup(data, parts[2:])
-        elif parts[1] == "fields":
-            value = _lookup(state.fields, parts[2:])
-        elif parts[1] == "score":
+    for path, source, key in runtime.fact_plan:
+        if source == "facet":
+            value: Any = state.facets.get(key[0])
+        elif source == "data":
+            value = _lookup(data, key)
+        elif source == "score":
             value = state.score
-        elif parts[1] in runtime.facets:
-            value = state.facets.get(parts[1])
+        elif source == "fields":
+            value = _lookup(state.fields, key)
         else:
-            value = getattr(state, parts[1], None)
-        if value is not None and isinstance(value, _SCALARS) and path != "event.kind":
+            value = getattr(state, key[0], None)
+        if value is not None and isinstance(value, _SCALARS):
             fact[path] = value
-    for tag in runtime.fact_tags:
-        fact[runtime.tag_key(tag)] = tag in state.tags
+    for tag, tag_path in runtime.fact_tags:
+        fact[tag_path] = tag in state.tags
     return fact
 
 
@@ -474,10 +474,12 @@ def persist(
     states: Iterable[ContactState],
     transitions: Sequence[dict[str, Any]],
     events: Sequence[tuple[Any, ...]] = (),
-) -> None:
+) -> int | None:
     """Write events, changed contact state and transitions with a few executemany calls.
 
     ``events`` are rows in ``EVENT_COLUMNS`` order without the leading tenant id.
+    Returns the tenant's new ``state`` counter value when contact state was written
+    (every writer bumps it, so a reader can tell that nobody else wrote), else None.
     """
     tenant = scope.tenant_id
     writer = BulkWriter(conn)
@@ -514,6 +516,9 @@ def persist(
         TRANSITION_COLUMNS,
         [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
     )
+    if not contact_updates:
+        return None
+    return counters.allocate(conn, tenant, "state")
 
 
 def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -> dict[int, int]:

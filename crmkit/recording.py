@@ -28,6 +28,7 @@ from crmkit.pipeline import (
     run_rules,
 )
 from crmkit.schemas import EventIn, EventOut, IngestSummary
+from crmkit.storage import counters
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
@@ -149,23 +150,40 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
     return out
 
 
+@dataclass
+class _Carry:
+    """Contact states carried from one batch to the next, with the tenant's ``state``
+    counter as it was after this ingest last wrote (None: unknown)."""
+
+    states: dict[int, ContactState] = field(default_factory=dict)
+    stamp: int | None = None
+
+    def drop(self) -> None:
+        self.states.clear()
+        self.stamp = None
+
+
 def _states_for_batch(
-    conn: Any, scope: TenantScope, wanted: set[int], cache: dict[int, ContactState]
+    conn: Any, scope: TenantScope, wanted: set[int], carry: _Carry
 ) -> dict[int, ContactState]:
     """Contact states for a batch, reusing the states the previous batch wrote.
 
-    A cached state is reused only if the contact's version in the database still equals
-    the version this ingest wrote, so a change made meanwhile by another writer is seen.
+    If the tenant's ``state`` counter still has the value this ingest left, nobody else
+    wrote contact state and every carried state is current. Otherwise carried states are
+    reused only where the contact's stored version still equals the carried one.
     """
+    cache = carry.states
+    stamp = counters.current(conn, scope.tenant_id, "state")
     cached = [cid for cid in wanted if cid in cache]
     stale = set(wanted) - set(cached)
-    if cached:
-        current = current_versions(conn, scope, cached)
-        stale.update(cid for cid in cached if current.get(cid) != cache[cid].version)
+    if cached and stamp != carry.stamp:
+        versions = current_versions(conn, scope, cached)
+        stale.update(cid for cid in cached if versions.get(cid) != cache[cid].version)
     if stale:
         for cid in stale:
             cache.pop(cid, None)
         cache.update(load_states(conn, scope, stale))
+    carry.stamp = stamp
     return {cid: cache[cid] for cid in wanted if cid in cache}
 
 
@@ -173,11 +191,11 @@ def _apply_batch(
     tenant: Tenant,
     batch: list[PendingEvent],
     summary: _Tally,
-    cache: dict[int, ContactState],
+    carry: _Carry,
 ) -> list[PendingEvent]:
     """Apply a batch in one transaction; return the events that were applied.
 
-    Raises (and rolls back) when any event's rules fail; the caller then drops ``cache``.
+    Raises (and rolls back) when any event's rules fail; the caller then drops ``carry``.
     """
     crm = tenant.crm
     with crm.db.begin() as conn:
@@ -192,7 +210,7 @@ def _apply_batch(
             else:
                 seen.add(event.id)
                 fresh.append(event)
-        states = _states_for_batch(conn, scope, {e.contact_id for e in fresh}, cache)
+        states = _states_for_batch(conn, scope, {e.contact_id for e in fresh}, carry)
         missing = [e for e in fresh if e.contact_id not in states]
         for event in missing:
             summary.failed += 1
@@ -202,7 +220,11 @@ def _apply_batch(
         run_rules(runtime, crm.rules_engine, applier, fresh, states)
         first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
         rows = [_event_row(e, first + i, applier.now, "applied", None) for i, e in enumerate(fresh)]
-        persist(conn, scope, states.values(), applier.transitions, rows)
+        before = carry.stamp
+        stamp = persist(conn, scope, states.values(), applier.transitions, rows)
+        if stamp is not None:
+            # Another writer got in between if the counter moved by more than our write.
+            carry.stamp = stamp if before is not None and stamp == before + 1 else None
     return fresh
 
 
@@ -245,7 +267,7 @@ def ingest(
     batch: list[PendingEvent] = []
     received = tenant.crm.clock()
     # Contact states carried from one batch to the next (checked by version).
-    cache: dict[int, ContactState] = {}
+    carry = _Carry()
 
     def flush() -> None:
         if not batch:
@@ -253,9 +275,9 @@ def ingest(
         size = len(batch)
         before = (summary.skipped, summary.failed, len(summary.errors))
         try:
-            applied = _apply_batch(tenant, batch, summary, cache)
+            applied = _apply_batch(tenant, batch, summary, carry)
         except (ActionError, PolicyError):
-            cache.clear()  # the failed batch changed states in memory only
+            carry.drop()  # the failed batch changed states in memory only
             summary.skipped, summary.failed = before[0], before[1]
             del summary.errors[before[2] :]
             applied = []

@@ -7,7 +7,7 @@ tenant's packs takes effect on its next event without a restart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from crmkit.conditions.ast import paths
@@ -26,8 +26,10 @@ class TenantRuntime:
     rulesets: tuple[CompiledRuleset, ...]
     facets: Mapping[str, Facet]
     settings: Mapping[str, Any]
-    fact_paths: frozenset[str] = field(default=frozenset())
-    fact_tags: frozenset[str] = field(default=frozenset())
+    # How to read each path a rule uses: (path, source, key parts), prepared once.
+    fact_plan: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # (tag, fact key) for every tag a rule tests.
+    fact_tags: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def build(
@@ -47,6 +49,20 @@ class TenantRuntime:
             for rule in ruleset.rules:
                 used |= paths(rule.condition)
         used.discard("contact.tags")
+        used.discard("event.kind")  # always in the fact
+        plan = []
+        for path in sorted(used):
+            parts = path.split(".")
+            if parts[0] == "event":
+                plan.append((path, "data", tuple(parts[2:])))
+            elif parts[1] == "fields":
+                plan.append((path, "fields", tuple(parts[2:])))
+            elif parts[1] == "score":
+                plan.append((path, "score", ()))
+            elif parts[1] in facets:
+                plan.append((path, "facet", (parts[1],)))
+            else:
+                plan.append((path, "attribute", (parts[1],)))
         return cls(
             tenant_id,
             name,
@@ -55,8 +71,8 @@ class TenantRuntime:
             rulesets,
             facets,
             settings,
-            frozenset(used),
-            frozenset(tags),
+            tuple(plan),
+            tuple((tag, tag_key(tag)) for tag in sorted(tags)),
         )
 
     def pack_of(self, ruleset: CompiledRuleset) -> Pack:
@@ -78,7 +94,3 @@ class TenantRuntime:
         overrides = self.settings.get("colours", {})
         custom = overrides.get(facet, {}).get(value) if isinstance(overrides, dict) else None
         return str(custom) if custom else self.facets[facet].value(value).colour
-
-    @staticmethod
-    def tag_key(tag: str) -> str:
-        return tag_key(tag)

@@ -6,6 +6,7 @@ Input schemas reject unknown fields; their names end in ``In``. Output schemas e
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +21,30 @@ EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def json_problem(value: Any, path: str = "data") -> str | None:
+    """Why ``value`` is not plain JSON (objects with string keys, arrays, strings,
+    finite numbers, booleans, null), or None when it is."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is not a finite number"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has a non-string key {key!r}"
+            found = json_problem(item, f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = json_problem(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return f"{path} holds a {type(value).__name__}, which is not JSON"
 
 
 class ContactIn(_In):
@@ -64,6 +89,14 @@ class EventIn(_In):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    @field_validator("data")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = json_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class ContactOut(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, update
 
 from crmkit.errors import ConfigError, NotFoundError, PolicyError, ValidationError
 from crmkit.facets import COLOURS
@@ -14,12 +14,12 @@ from crmkit.pipeline import Cause, ChangeApplier, ContactState, load_states, per
 from crmkit.rules.actions import AddTag, Change, SetFacet
 from crmkit.runtime import TenantRuntime
 from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
+from crmkit.storage import counters
 from crmkit.storage.models import (
     AccountRow,
     ContactFacetRow,
     ContactRow,
     ContactTagRow,
-    CounterRow,
     NoteRow,
     ProjectContactRow,
     ProjectRow,
@@ -94,22 +94,8 @@ class Tenant:
 
     @staticmethod
     def allocate_ids(conn: Connection, runtime: TenantRuntime, count: int, counter: str) -> int:
-        """Reserve ``count`` ids from one of the tenant's counters; return the first.
-
-        The UPDATE takes the row lock, so concurrent writers never get the same id.
-        """
-        last = conn.execute(
-            update(CounterRow)
-            .where(CounterRow.tenant_id == runtime.tenant_id, CounterRow.name == counter)
-            .values(value=CounterRow.value + count)
-            .returning(CounterRow.value)
-        ).scalar()
-        if last is None:
-            conn.execute(
-                insert(CounterRow).values(tenant_id=runtime.tenant_id, name=counter, value=count)
-            )
-            last = count
-        return int(last) - count + 1
+        """Reserve ``count`` ids from one of the tenant's counters; return the first."""
+        return counters.allocate(conn, runtime.tenant_id, counter, count)
 
     def _state(self, conn: Connection, scope: TenantScope, contact_id: int) -> ContactState:
         state = load_states(conn, scope, [contact_id]).get(contact_id)

@@ -430,3 +430,15 @@ def test_ingest_sees_changes_made_between_its_batches(acme: Tenant) -> None:
     summary = acme.ingest(stream(), batch_size=1)
     assert summary.applied == 2
     assert contact_type(acme, contact) == "cold_prospect"
+
+
+def test_event_data_must_be_plain_json(acme: Tenant) -> None:
+    from datetime import datetime
+
+    contact = add(acme)
+    before = snapshot(acme.crm)
+    with pytest.raises(ValidationError, match=r"data\.when holds a datetime"):
+        acme.record_event(contact, "note", {"when": datetime(2026, 1, 1)})
+    with pytest.raises(ValidationError, match=r"data\.ratio is not a finite number"):
+        acme.record_event(contact, "note", {"ratio": float("nan")})
+    assert snapshot(acme.crm) == before
