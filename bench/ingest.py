@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import multiprocessing
 import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,21 @@ def single_event_latency(url: str, samples: int) -> list[float]:
     return timings
 
 
+def _anchor_per_event(url: str, events: list[dict[str, Any]]) -> float:
+    return bare_durable_per_event(CRM(url), events)
+
+
+def _anchor_batched(url: str, events: list[dict[str, Any]], chunk: int) -> float:
+    return bare_durable(CRM(url), events, chunk)
+
+
+def _ingest_rate(
+    url: str, events: list[dict[str, Any]], contacts: int, batch: int
+) -> tuple[float, int]:
+    rate, summary = crmkit_ingest(url, events, contacts, batch)
+    return rate, summary.changes
+
+
 def postgres_url() -> str | None:
     url = os.environ.get("CRMKIT_BENCH_POSTGRES_URL") or os.environ.get("CRMKIT_TEST_POSTGRES_URL")
     if not url:
@@ -162,40 +179,58 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--contacts", type=int, default=2_000)
-    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--samples", type=int, default=500, help="single-event samples")
     args = parser.parse_args()
     events = make_events(args.events, args.contacts)
 
-    with tempfile.TemporaryDirectory() as folder:
-        anchor_crm = CRM(f"sqlite:///{Path(folder) / 'anchor.db'}")
-        # This order matters: the other order crashes durable_rules (a heap corruption
-        # inside the library when post follows assert_fact on another host).
-        plain = bare_durable_per_event(anchor_crm, events)
-        bare = bare_durable(anchor_crm, events, args.batch)
-        sqlite_rate, summary = crmkit_ingest(
-            f"sqlite:///{Path(folder) / 'bench.db'}", events, args.contacts, args.batch
-        )
-        latency = single_event_latency(f"sqlite:///{Path(folder) / 'latency.db'}", args.samples)
+    # Each measurement runs in a fresh process: durable_rules keeps global state, and
+    # several hosts in one process have crashed it (heap corruption inside the library).
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1
+        ) as pool,
+    ):
 
-    pg_rate = None
-    pg = postgres_url()
-    if pg:
-        schema = f"crmkit_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(pg)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url = sa.make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
-            pg_rate, _ = crmkit_ingest(
-                url.render_as_string(hide_password=False), events, args.contacts, args.batch
-            )
-        finally:
+        def run(function: Any, *a: Any) -> Any:
+            return pool.submit(function, *a).result()
+
+        anchor_db = f"sqlite:///{Path(folder) / 'anchor.db'}"
+        plain = run(_anchor_per_event, anchor_db, events)
+        bare = run(_anchor_batched, anchor_db, events, args.batch)
+        sqlite_rate, changes = run(
+            _ingest_rate,
+            f"sqlite:///{Path(folder) / 'bench.db'}",
+            events,
+            args.contacts,
+            args.batch,
+        )
+        latency = run(
+            single_event_latency, f"sqlite:///{Path(folder) / 'latency.db'}", args.samples
+        )
+        pg_rate = None
+        pg = postgres_url()
+        if pg:
+            schema = f"crmkit_bench_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(pg)
             with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                url = sa.make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
+                pg_rate, _ = run(
+                    _ingest_rate,
+                    url.render_as_string(hide_password=False),
+                    events,
+                    args.contacts,
+                    args.batch,
+                )
+            finally:
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     print(f"{args.events} events over {args.contacts} contacts, 17hats ruleset, batch {args.batch}")
-    print(f"  changes made by crmkit: {summary.changes}")
+    print(f"  changes made by crmkit: {changes}")
     print(f"{'run':<34}{'events/s':>12}{'ratio':>9}")
     print(
         f"{'bare durable_rules (anchor)':<34}{bare:>12,.0f}{1.0:>9.2f}"

@@ -250,7 +250,7 @@ def ingest(
     tenant: Tenant,
     events: Iterable[Mapping[str, Any] | BaseException],
     *,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Record many events, ``batch_size`` per transaction.

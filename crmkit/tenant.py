@@ -477,7 +477,7 @@ class Tenant:
         self,
         events: Iterable[Mapping[str, Any] | BaseException],
         *,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> IngestSummary:
         """Record many events in batches; see :func:`crmkit.recording.ingest`."""

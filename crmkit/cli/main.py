@@ -430,7 +430,7 @@ def _read_jsonl(path: Path) -> Iterator[Any]:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @JSON_OPTION
 @click.pass_context
