@@ -376,6 +376,8 @@ def run_rules(
     Events are matched in waves in which each contact appears at most once, so an
     event always sees the changes of the contact's earlier events.
     """
+    if not events or not runtime.rulesets:
+        return
     waves: list[list[PendingEvent]] = []
     seen: dict[int, int] = {}
     for event in events:
@@ -384,24 +386,26 @@ def run_rules(
         if wave == len(waves):
             waves.append([])
         waves[wave].append(event)
+    nothing: list[int] = []
     for wave_events in waves:
-        fired_per_event: list[list[list[int]]] = [[] for _ in wave_events]
+        per_ruleset: list[list[list[int]]] = []
         for ruleset in runtime.rulesets:
-            candidates = [i for i, e in enumerate(wave_events) if ruleset.can_match(e.kind)]
-            facts = [
-                build_fact(
-                    runtime,
-                    states[wave_events[i].contact_id],
-                    wave_events[i].kind,
-                    wave_events[i].data,
-                )
-                for i in candidates
-            ]
-            matched = engine.match(ruleset, facts) if facts else []
-            by_event = dict(zip(candidates, matched, strict=True))
-            for i in range(len(wave_events)):
-                fired_per_event[i].append(by_event.get(i, []))
-        for event, fired in zip(wave_events, fired_per_event, strict=True):
+            kinds = ruleset.kinds
+            if kinds is None:
+                candidates = list(range(len(wave_events)))
+            else:
+                candidates = [i for i, e in enumerate(wave_events) if e.kind in kinds]
+            answers = [nothing] * len(wave_events)
+            if candidates:
+                facts = []
+                for i in candidates:
+                    e = wave_events[i]
+                    facts.append(build_fact(runtime, states[e.contact_id], e.kind, e.data))
+                for i, matched in zip(candidates, engine.match(ruleset, facts), strict=True):
+                    answers[i] = matched
+            per_ruleset.append(answers)
+        for index, event in enumerate(wave_events):
+            fired = [answers[index] for answers in per_ruleset]
             if not any(fired):
                 continue
             state = states[event.contact_id]

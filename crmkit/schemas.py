@@ -23,28 +23,34 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_problem(value: Any, path: str = "data") -> str | None:
     """Why ``value`` is not plain JSON (objects with string keys, arrays, strings,
     finite numbers, booleans, null), or None when it is."""
-    if value is None or isinstance(value, (str, bool, int)):
+    kind = type(value)
+    if kind in _PLAIN:
         return None
-    if isinstance(value, float):
+    if kind is float:
         return None if math.isfinite(value) else f"{path} is not a finite number"
-    if isinstance(value, dict):
+    if kind is dict:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 return f"{path} has a non-string key {key!r}"
-            found = json_problem(item, f"{path}.{key}")
-            if found:
-                return found
+            if type(item) not in _PLAIN:
+                found = json_problem(item, f"{path}.{key}")
+                if found:
+                    return found
         return None
-    if isinstance(value, list):
+    if kind is list:
         for index, item in enumerate(value):
             found = json_problem(item, f"{path}[{index}]")
             if found:
                 return found
         return None
-    return f"{path} holds a {type(value).__name__}, which is not JSON"
+    # Subclasses (enums, custom strings...) would not read back as what was written.
+    return f"{path} holds a {kind.__name__}, which is not JSON"
 
 
 class ContactIn(_In):

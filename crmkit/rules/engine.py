@@ -139,7 +139,8 @@ class MemoizingEngine:
                 if len(cache) + len(missing) > self.max_entries:
                     cache.clear()
                 cache.update(zip(missing, answers, strict=True))
-            return [list(cache[key]) for key in keys]
+            # Shared lists: callers read the answers and never change them.
+            return [cache[key] for key in keys]
 
 
 def default_engine(memoize: bool = True) -> RuleEngine:
