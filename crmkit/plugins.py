@@ -111,8 +111,3 @@ def build_plugin_manager(
         pm.trace.root.setwriter(lambda message: sys.stderr.write(message))
         pm.enable_tracing()
     return pm
-
-
-def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
-    """The registered name of ``plugin`` (for error messages and provenance)."""
-    return pm.get_name(plugin) or repr(plugin)

@@ -75,11 +75,6 @@ class TenantRuntime:
             tuple((tag, tag_key(tag)) for tag in sorted(tags)),
         )
 
-    def pack_of(self, ruleset: CompiledRuleset) -> Pack:
-        return next(
-            p for p in self.packs if p.name == ruleset.pack and p.version == ruleset.version
-        )
-
     def ordered(self, fired: list[list[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
         """Fired rules in application order: priority, then pack position, then file order."""
         keyed = []
