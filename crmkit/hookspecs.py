@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
+    from crmkit.changes import ChangeContext
     from crmkit.facets import Facet
     from crmkit.packs import Pack
     from crmkit.rules.actions import ActionSpec, Change
@@ -75,6 +78,37 @@ def crmkit_guard_change(
     """
 
 
+@hookspec(firstresult=True)
+def crmkit_permit(tenant: str, contact: dict[str, Any], activity: str) -> str | None:
+    """May ``activity`` happen for ``contact``?
+
+    Called before anything is written: ``activity`` is the kind of an event about to be
+    recorded (``"invoice_sent"``...), or ``"project"`` when the contact is about to become
+    a project's primary or related contact. ``contact`` is the contact as it is (facets,
+    score, tags, fields...). Return a reason to refuse: crmkit raises
+    :class:`crmkit.errors.PolicyError` with it and writes nothing (a batch ingest counts
+    the event as failed). Stops at the first non-``None`` result.
+    """
+
+
+# ---------------------------------------------------------------- in the transaction
+
+
+@hookspec
+def crmkit_on_changes(
+    tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
+) -> None:
+    """Changes were applied and are about to be committed.
+
+    Called inside the transaction once per write (one event, one manual change, one new
+    contact, one ingest batch) with all its transitions, on every path (rules, manual,
+    import). Use ``context`` to write related records in the same transaction, to apply
+    changes to other contacts (their transitions come back through this hook), or to
+    queue notices for after the commit. Raising aborts the transaction: nothing of the
+    write is kept. All implementations run.
+    """
+
+
 # ---------------------------------------------------------------- notifications
 # Called after the transaction committed, so an implementation sees durable data.
 # An exception here propagates to the caller; the data stays committed.
@@ -107,4 +141,27 @@ def crmkit_on_event_failed(tenant: str, event: dict[str, Any], error: str) -> No
 
     Called after the failure was committed and before the error reaches the caller.
     Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_on_notice(tenant: str, contact_id: int, kind: str, data: dict[str, Any]) -> None:
+    """Deliver something to a contact, after the transaction that produced it committed.
+
+    Plugins queue notices with ``ChangeContext.notify`` (the funnel plugin sends
+    ``"portal_invitation"`` with ``username``, ``token`` and ``expires_at``); delivery
+    plugins (email, SMS) implement this hook. All implementations run.
+    """
+
+
+# ---------------------------------------------------------------- command line
+
+
+@hookspec
+def crmkit_register_commands(cli: click.Group) -> None:
+    """Add commands or command groups to the ``crmkit`` command line.
+
+    Called once when the ``crmkit`` command starts, before arguments are parsed; use
+    ``cli.add_command(...)``. A command reaches the database through
+    ``crmkit.cli.context.current_tenant()``. All implementations run.
     """

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql
 
+from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
 from crmkit.facets import CauseType
 from crmkit.rules.actions import AddScore, AddTag, Change, RemoveTag, RuleContext, SetFacet
@@ -37,6 +38,10 @@ from crmkit.storage.models import (
 from crmkit.storage.scope import TenantScope
 
 Guard = Callable[[int, Change, str], "str | None"]
+# Called inside the transaction with the transitions just written (crmkit_on_changes).
+AfterChanges = Callable[[Connection, list[dict[str, Any]]], None]
+# Asks crmkit_permit whether an event kind may happen to a contact: a reason refuses it.
+Permit = Callable[["ContactState", str], "str | None"]
 _SCALARS = (str, int, float, bool)
 
 
@@ -66,21 +71,22 @@ class ContactState:
 
     Changes are tracked as they happen (the first old value of each facet, added and
     removed tags), so writing back costs nothing for untouched contacts. ``fields`` is
-    parsed from its JSON text on first use: most rules never read it.
+    parsed from its JSON text on first use: most rules never read it. ``profile`` holds
+    the optional text attributes (:data:`crmkit.contact_fields.PROFILE_FIELDS`).
     """
 
     __slots__ = (
         "_fields",
         "_fields_json",
         "account",
+        "account_id",
         "archived",
         "changed_facets",
-        "email",
         "facets",
         "first_name",
         "id",
         "last_name",
-        "phone",
+        "profile",
         "score",
         "tags",
         "tags_added",
@@ -95,8 +101,7 @@ class ContactState:
         id: int,
         first_name: str,
         last_name: str,
-        email: str | None,
-        phone: str | None,
+        profile: dict[str, str | None],
         account: str | None,
         archived: bool,
         score: float,
@@ -105,13 +110,14 @@ class ContactState:
         facets: dict[str, str],
         tags: set[str],
         version: int,
+        account_id: int | None = None,
     ) -> None:
         self.id = id
         self.first_name = first_name
         self.last_name = last_name
-        self.email = email
-        self.phone = phone
+        self.profile = profile
         self.account = account
+        self.account_id = account_id
         self.archived = archived
         self.score = score
         self._fields = fields
@@ -123,6 +129,12 @@ class ContactState:
         self.changed_facets: dict[str, str | None] = {}
         self.tags_added: set[str] = set()
         self.tags_removed: set[str] = set()
+
+    def attribute(self, name: str) -> Any:
+        """A built-in attribute by name (profile fields included)."""
+        if name in self.profile:
+            return self.profile[name]
+        return getattr(self, name, None)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -137,8 +149,7 @@ class ContactState:
             "id": self.id,
             "first_name": self.first_name,
             "last_name": self.last_name,
-            "email": self.email,
-            "phone": self.phone,
+            **self.profile,
             "account": self.account,
             "archived": self.archived,
             "score": self.score,
@@ -168,7 +179,12 @@ class ContactState:
 
     @property
     def dirty(self) -> bool:
-        return self.version != self.written_version
+        return bool(
+            self.version != self.written_version
+            or self.changed_facets
+            or self.tags_added
+            or self.tags_removed
+        )
 
     def mark_written(self) -> None:
         self.written_version = self.version
@@ -193,22 +209,22 @@ def load_states(
     if not ids:
         return states
     c = ContactRow.__table__.c
+    profile_columns = [c[name] for name in PROFILE_FIELDS]
     rows = conn.execute(
         scope.select(
             c.id,
             c.first_name,
             c.last_name,
-            c.email,
-            c.phone,
             c.archived,
             c.score,
-            c.fields,
+            _fields_as_text(conn, c.fields),
             c.version,
             c.account_id,
+            *profile_columns,
         ).where(c.id.in_(ids))
     ).all()
     a = AccountRow.__table__.c
-    account_ids = {row[9] for row in rows if row[9] is not None}
+    account_ids = {row[7] for row in rows if row[7] is not None}
     accounts: dict[int, str] = {}
     if account_ids:
         accounts = {
@@ -222,13 +238,13 @@ def load_states(
             id=row[0],
             first_name=row[1],
             last_name=row[2],
-            email=row[3],
-            phone=row[4],
-            archived=row[5],
-            score=row[6],
-            fields_json=row[7],
-            version=row[8],
-            account=accounts.get(row[9]) if row[9] is not None else None,
+            archived=row[3],
+            score=row[4],
+            fields_json=row[5],
+            version=row[6],
+            account_id=row[7],
+            account=accounts.get(row[7]) if row[7] is not None else None,
+            profile=dict(zip(PROFILE_FIELDS, row[8:], strict=True)),
             facets={},
             tags=set(),
         )
@@ -272,7 +288,7 @@ def build_fact(
         elif source == "fields":
             value = _lookup(state.fields, key)
         else:
-            value = getattr(state, key[0], None)
+            value = state.attribute(key[0])
         if value is not None and isinstance(value, _SCALARS):
             fact[path] = value
     for tag, tag_path in runtime.fact_tags:
@@ -370,14 +386,18 @@ def run_rules(
     applier: ChangeApplier,
     events: Sequence[PendingEvent],
     states: Mapping[int, ContactState],
-) -> None:
+    permit: Permit | None = None,
+) -> list[tuple[PendingEvent, str]]:
     """Run the tenant's rules for ``events`` and apply their changes to ``states``.
 
     Events are matched in waves in which each contact appears at most once, so an
-    event always sees the changes of the contact's earlier events.
+    event always sees the changes of the contact's earlier events. ``permit`` is asked
+    about each event on the state it arrives to; refused events are left out and
+    returned with their reasons.
     """
-    if not events or not runtime.rulesets:
-        return
+    refused: list[tuple[PendingEvent, str]] = []
+    if not events or (not runtime.rulesets and permit is None):
+        return refused
     waves: list[list[PendingEvent]] = []
     seen: dict[int, int] = {}
     for event in events:
@@ -388,6 +408,15 @@ def run_rules(
         waves[wave].append(event)
     nothing: list[int] = []
     for wave_events in waves:
+        if permit is not None:
+            allowed = []
+            for event in wave_events:
+                reason = permit(states[event.contact_id], event.kind)
+                if reason:
+                    refused.append((event, reason))
+                else:
+                    allowed.append(event)
+            wave_events = allowed
         per_ruleset: list[list[list[int]]] = []
         for ruleset in runtime.rulesets:
             kinds = ruleset.kinds
@@ -440,6 +469,7 @@ def run_rules(
                             raise PolicyError(f"event {event.id!r}, rule {label}: {exc}") from None
                         if transition is not None:
                             event.changes.append(transition)
+    return refused
 
 
 EVENT_COLUMNS = (
@@ -478,6 +508,8 @@ def persist(
     states: Iterable[ContactState],
     transitions: Sequence[dict[str, Any]],
     events: Sequence[tuple[Any, ...]] = (),
+    *,
+    after: AfterChanges | None = None,
 ) -> int | None:
     """Write events, changed contact state and transitions with a few executemany calls.
 
@@ -520,9 +552,10 @@ def persist(
         TRANSITION_COLUMNS,
         [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
     )
-    if not contact_updates:
-        return None
-    return counters.allocate(conn, tenant, "state")
+    stamp = counters.allocate(conn, tenant, "state") if contact_updates else None
+    if after is not None and transitions:
+        after(conn, list(transitions))
+    return stamp
 
 
 def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -> dict[int, int]:

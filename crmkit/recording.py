@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 from sqlalchemy.exc import IntegrityError
 
+from crmkit.changes import Notice
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
 from crmkit.pipeline import (
     ContactState,
@@ -107,6 +108,7 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
     event = _pending(tenant, event_in)
     crm = tenant.crm
     failure: CRMError | None = None
+    outbox: list[Notice] = []
     try:
         with crm.db.begin() as conn:
             runtime = tenant.runtime(conn)
@@ -116,6 +118,7 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
             states = load_states(conn, scope, [event.contact_id])
             require_contact(states, event.contact_id, tenant.name)
             applier = tenant.applier(runtime)
+            tenant.permit(states[event.contact_id], event.kind)
             try:
                 run_rules(runtime, crm.rules_engine, applier, [event], states)
             except (ActionError, PolicyError) as exc:
@@ -128,6 +131,7 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
                 states.values(),
                 applier.transitions,
                 [_event_row(event, seq, applier.now, "applied", None)],
+                after=tenant.after_changes(runtime, outbox),
             )
     except IntegrityError:
         # Another writer stored the same id between our check and our insert.
@@ -149,6 +153,7 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
         event=out.model_dump(mode="json", exclude={"changes"}),
         changes=[c.model_dump(mode="json") for c in out.changes],
     )
+    tenant.deliver(outbox)
     return out
 
 
@@ -194,6 +199,7 @@ def _apply_batch(
     batch: list[PendingEvent],
     summary: _Tally,
     carry: _Carry,
+    outbox: list[Notice],
 ) -> list[PendingEvent]:
     """Apply a batch in one transaction; return the events that were applied.
 
@@ -219,11 +225,26 @@ def _apply_batch(
             _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
         fresh = [e for e in fresh if e.contact_id in states]
         applier = tenant.applier(runtime)
-        run_rules(runtime, crm.rules_engine, applier, fresh, states)
+        refused = run_rules(
+            runtime, crm.rules_engine, applier, fresh, states, tenant.permit_check()
+        )
+        if refused:
+            summary.failed += len(refused)
+            for event, reason in refused:
+                _note(summary, f"event {event.id!r}: {reason}")
+            dropped = {id(event) for event, _ in refused}
+            fresh = [e for e in fresh if id(e) not in dropped]
         first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
         rows = [_event_row(e, first + i, applier.now, "applied", None) for i, e in enumerate(fresh)]
         before = carry.stamp
-        stamp = persist(conn, scope, states.values(), applier.transitions, rows)
+        stamp = persist(
+            conn,
+            scope,
+            states.values(),
+            applier.transitions,
+            rows,
+            after=tenant.after_changes(runtime, outbox),
+        )
         if stamp is not None:
             # Another writer got in between if the counter moved by more than our write.
             carry.stamp = stamp if before is not None and stamp == before + 1 else None
@@ -299,6 +320,7 @@ def _ingest(
     received = tenant.crm.clock()
     # Contact states carried from one batch to the next (checked by version).
     carry = _Carry()
+    outbox: list[Notice] = []
 
     def flush() -> None:
         if not batch:
@@ -306,9 +328,10 @@ def _ingest(
         size = len(batch)
         before = (summary.skipped, summary.failed, len(summary.errors))
         try:
-            applied = _apply_batch(tenant, batch, summary, carry)
+            applied = _apply_batch(tenant, batch, summary, carry, outbox)
         except (ActionError, PolicyError):
             carry.drop()  # the failed batch changed states in memory only
+            outbox.clear()  # and its notices were never committed
             summary.skipped, summary.failed = before[0], before[1]
             del summary.errors[before[2] :]
             applied = []
@@ -337,6 +360,7 @@ def _ingest(
             summary.applied += len(applied)
             summary.changes += sum(len(e.changes) for e in applied)
             _notify(tenant, applied)
+            tenant.deliver(outbox)
         batch.clear()
         gc.collect(1)
         if progress is not None:

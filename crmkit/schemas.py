@@ -59,6 +59,11 @@ class ContactIn(_In):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
     account: str | None = Field(default=None, min_length=1, max_length=300)
+    city: str | None = Field(default=None, max_length=200)
+    state: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=200)
+    lead_source: str | None = Field(default=None, max_length=200)
     facets: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     fields: dict[str, Any] = Field(default_factory=dict)
@@ -112,6 +117,11 @@ class ContactOut(BaseModel):
     email: str | None
     phone: str | None
     account: str | None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    industry: str | None = None
+    lead_source: str | None = None
     facets: dict[str, str]
     score: float
     tags: list[str]

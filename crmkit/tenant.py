@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 from sqlalchemy import Connection, update
 
+from crmkit.changes import ChangeContext, Notice, missing_contacts
+from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ConfigError, NotFoundError, PolicyError, ValidationError
 from crmkit.facets import COLOURS
-from crmkit.pipeline import Cause, ChangeApplier, ContactState, load_states, persist
+from crmkit.pipeline import (
+    AfterChanges,
+    Cause,
+    ChangeApplier,
+    ContactState,
+    Permit,
+    load_states,
+    persist,
+)
 from crmkit.rules.actions import AddTag, Change, SetFacet
 from crmkit.runtime import TenantRuntime
 from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
 from crmkit.storage import counters
 from crmkit.storage.models import (
     AccountRow,
-    ContactFacetRow,
     ContactRow,
-    ContactTagRow,
     NoteRow,
     ProjectContactRow,
     ProjectRow,
@@ -92,6 +100,82 @@ class Tenant:
     def applier(self, runtime: TenantRuntime) -> ChangeApplier:
         return ChangeApplier(runtime, self._guard(runtime), self.crm.clock())
 
+    def after_changes(self, runtime: TenantRuntime, outbox: list[Notice]) -> AfterChanges | None:
+        """The ``crmkit_on_changes`` call for one write, or None when no plugin listens."""
+        hook = self.crm.pm.hook.crmkit_on_changes
+        if not hook.get_hookimpls():
+            return None
+
+        def after(conn: Connection, transitions: list[dict[str, Any]]) -> None:
+            scope = TenantScope(runtime.tenant_id)
+
+            def apply(
+                ids: Sequence[int],
+                changes: Sequence[Change],
+                cause_type: Any,
+                like: dict[str, Any],
+            ) -> list[dict[str, Any]]:
+                states = load_states(conn, scope, ids)
+                missing_contacts(states, ids, self.name)
+                applier = self.applier(runtime)
+                cause = Cause(
+                    cause_type,
+                    like.get("pack"),
+                    like.get("pack_version"),
+                    like.get("rule"),
+                    like.get("actor"),
+                    like.get("event_id"),
+                )
+                for contact_id in ids:
+                    for change in changes:
+                        applier.apply(states[contact_id], change, cause)
+                persist(conn, scope, states.values(), applier.transitions, after=after)
+                return applier.transitions
+
+            context = ChangeContext(
+                tenant=self.name,
+                runtime=runtime,
+                connection=conn,
+                scope=scope,
+                now=self.crm.clock(),
+                settings=dict(runtime.settings),
+                _apply=apply,
+                outbox=outbox,
+            )
+            hook(tenant=self.name, transitions=transitions, context=context)
+
+        return after
+
+    def deliver(self, outbox: list[Notice]) -> None:
+        """Hand queued notices to ``crmkit_on_notice`` (after the commit)."""
+        for notice in outbox:
+            self.crm.pm.hook.crmkit_on_notice(
+                tenant=self.name,
+                contact_id=notice.contact_id,
+                kind=notice.kind,
+                data=notice.data,
+            )
+        outbox.clear()
+
+    def permit_check(self) -> Permit | None:
+        """The ``crmkit_permit`` question as a function, or None when no plugin answers."""
+        hook = self.crm.pm.hook.crmkit_permit
+        if not hook.get_hookimpls():
+            return None
+
+        def check(state: ContactState, activity: str) -> str | None:
+            reason = hook(tenant=self.name, contact=state.snapshot(), activity=activity)
+            return f"contact {state.id}: {activity} refused: {reason}" if reason else None
+
+        return check
+
+    def permit(self, state: ContactState, activity: str) -> None:
+        """Raise :class:`PolicyError` if a plugin refuses ``activity`` for the contact."""
+        check = self.permit_check()
+        reason = check(state, activity) if check else None
+        if reason:
+            raise PolicyError(reason)
+
     @staticmethod
     def allocate_ids(conn: Connection, runtime: TenantRuntime, count: int, counter: str) -> int:
         """Reserve ``count`` ids from one of the tenant's counters; return the first."""
@@ -121,6 +205,7 @@ class Tenant:
     # ------------------------------------------------------------ contacts
     def add_contact(self, data: ContactIn | Mapping[str, Any], *, actor: str = "api") -> ContactOut:
         """Create a contact. Given facet values are manual changes and pass the policies."""
+        outbox: list[Notice] = []
         try:
             contact = data if isinstance(data, ContactIn) else ContactIn.model_validate(data)
         except pydantic.ValidationError as exc:
@@ -133,13 +218,14 @@ class Tenant:
                 self._account_id(conn, runtime, contact.account) if contact.account else None
             )
             contact_id = self.allocate_ids(conn, runtime, 1, "contact")
+            profile = {name: getattr(contact, name) or None for name in PROFILE_FIELDS}
             state = ContactState(
                 id=contact_id,
                 first_name=contact.first_name,
                 last_name=contact.last_name,
-                email=contact.email,
-                phone=contact.phone,
+                profile=profile,
                 account=contact.account,
+                account_id=account_id,
                 archived=False,
                 score=0.0,
                 fields=dict(contact.fields),
@@ -160,7 +246,8 @@ class Tenant:
             for tag in contact.tags:
                 applier.apply(state, AddTag(tag), cause)
             for name, facet_def in runtime.facets.items():
-                state.facets.setdefault(name, facet_def.default)
+                if name not in state.facets:
+                    state.set_facet(name, facet_def.default)
             conn.execute(
                 scope.insert(ContactRow),
                 scope.rows(
@@ -169,37 +256,25 @@ class Tenant:
                             "id": contact_id,
                             "first_name": contact.first_name,
                             "last_name": contact.last_name,
-                            "email": contact.email,
-                            "phone": contact.phone,
+                            **profile,
                             "account_id": account_id,
                             "score": 0.0,
                             "fields": dict(contact.fields),
                             "archived": False,
-                            "version": state.version,
+                            "version": 0,
                             "created_at": now,
                         }
                     ]
                 ),
             )
-            if state.facets:
-                conn.execute(
-                    scope.insert(ContactFacetRow),
-                    scope.rows(
-                        {"contact_id": contact_id, "facet": f, "value": v}
-                        for f, v in state.facets.items()
-                    ),
-                )
-            if state.tags:
-                conn.execute(
-                    scope.insert(ContactTagRow),
-                    scope.rows({"contact_id": contact_id, "tag": t} for t in sorted(state.tags)),
-                )
-            if applier.transitions:
-                conn.execute(scope.insert(TransitionRow), scope.rows(applier.transitions))
+            persist(
+                conn, scope, [state], applier.transitions, after=self.after_changes(runtime, outbox)
+            )
         created = self.get_contact(contact_id)
         self.crm.pm.hook.crmkit_on_contact_created(
             tenant=self.name, contact=created.model_dump(mode="json")
         )
+        self.deliver(outbox)
         return created
 
     def _contact_out(self, state: ContactState, created_at: Any) -> ContactOut:
@@ -207,8 +282,7 @@ class Tenant:
             id=state.id,
             first_name=state.first_name,
             last_name=state.last_name,
-            email=state.email,
-            phone=state.phone,
+            **state.profile,
             account=state.account,
             facets=dict(sorted(state.facets.items())),
             score=state.score,
@@ -261,13 +335,21 @@ class Tenant:
 
         A refusal raises :class:`PolicyError` and writes nothing.
         """
+        outbox: list[Notice] = []
         with self.crm.db.begin() as conn:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             state = self._state(conn, scope, contact_id)
             applier = self.applier(runtime)
             transition = applier.apply(state, SetFacet(facet, value), Cause("manual", actor=actor))
-            persist(conn, scope, [state], applier.transitions)
+            persist(
+                conn,
+                scope,
+                [state],
+                applier.transitions,
+                after=self.after_changes(runtime, outbox),
+            )
+        self.deliver(outbox)
         return transition_out(transition) if transition else None
 
     def explain(self, contact_id: int, facet: str | None = None) -> list[TransitionOut]:

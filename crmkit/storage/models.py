@@ -108,6 +108,11 @@ class ContactRow(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(50))
     account_id: Mapped[int | None] = mapped_column(BigInteger)
+    city: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(200))
+    lead_source: Mapped[str | None] = mapped_column(String(200))
     score: Mapped[float] = mapped_column(Float, default=0.0)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -271,3 +276,77 @@ class ProjectContactRow(Base):
 
     def __repr__(self) -> str:
         return f"ProjectContactRow({self.project_id!r}, {self.contact_id!r}, {self.role!r})"
+
+
+class GroupRow(Base):
+    """A named set of contacts, chosen by hand or added from a filter."""
+
+    __tablename__ = "contact_groups"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    def __repr__(self) -> str:
+        return f"GroupRow({self.id!r}, {self.name!r})"
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "group_id"], ["contact_groups.tenant_id", "contact_groups.id"]
+        ),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "contact_id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"GroupMemberRow({self.group_id!r}, {self.contact_id!r})"
+
+
+class SegmentRow(Base):
+    """A saved filter (a condition on contacts), evaluated each time it is used."""
+
+    __tablename__ = "segments"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    condition: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"SegmentRow({self.name!r}: {self.condition!r})"
+
+
+class PortalCredentialRow(Base):
+    """A contact's portal login. Passwords and set-password tokens are stored only as
+    salted scrypt hashes; a token is single-use and expires."""
+
+    __tablename__ = "portal_credentials"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    token_hash: Mapped[str | None] = mapped_column(String(300))
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        UniqueConstraint("tenant_id", "username"),
+    )
+
+    def __repr__(self) -> str:
+        return f"PortalCredentialRow({self.contact_id!r}, {self.username!r})"

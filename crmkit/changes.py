@@ -1,0 +1,74 @@
+"""What in-transaction hooks get: :class:`ChangeContext`, and the notices they queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from crmkit.errors import NotFoundError
+from crmkit.facets import CauseType
+from crmkit.rules.actions import Change
+from crmkit.runtime import TenantRuntime
+from crmkit.storage.scope import TenantScope
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to deliver to a contact once the transaction has committed."""
+
+    contact_id: int
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class ChangeContext:
+    """The transaction a ``crmkit_on_changes`` hook runs in.
+
+    ``connection`` and ``scope`` let a plugin read and write its own records in the same
+    transaction (always through ``scope``, which keeps them in the tenant). ``apply``
+    changes other contacts under the same policies, with transitions; ``notify`` queues
+    a notice that is delivered through ``crmkit_on_notice`` after commit.
+    """
+
+    tenant: str
+    runtime: TenantRuntime
+    connection: Connection
+    scope: TenantScope
+    now: datetime
+    settings: dict[str, Any]
+    _apply: Callable[
+        [Sequence[int], Sequence[Change], CauseType, dict[str, Any]], list[dict[str, Any]]
+    ]
+    outbox: list[Notice] = field(default_factory=list)
+
+    def notify(self, contact_id: int, kind: str, data: dict[str, Any]) -> None:
+        self.outbox.append(Notice(contact_id, kind, dict(data)))
+
+    def apply(
+        self,
+        contact_ids: Iterable[int],
+        changes: Sequence[Change],
+        *,
+        like: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Apply ``changes`` to each contact, with the cause of the transition ``like``.
+
+        Facet policies and guard hooks apply as usual; a refusal raises and aborts the
+        whole transaction. Returns the new transitions (which reach the hooks in turn).
+        """
+        ids = list(dict.fromkeys(contact_ids))
+        if not ids:
+            return []
+        cause: CauseType = like["cause_type"]
+        return self._apply(ids, changes, cause, like)
+
+
+def missing_contacts(found: Iterable[int], wanted: Iterable[int], tenant: str) -> None:
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise NotFoundError(f"contact {missing[0]} does not exist in tenant {tenant!r}")
