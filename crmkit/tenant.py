@@ -319,7 +319,10 @@ class Tenant:
                 schema = Schema(
                     facets={n: f.value_names for n, f in runtime.facets.items()}, events=False
                 )
-                stmt = stmt.where(to_sql(parse_condition(where, schema), scope))
+                condition = parse_condition(where, schema)
+                stmt = stmt.where(
+                    to_sql(condition, scope, frozenset(runtime.facets), self.crm.clock())
+                )
             if offset:
                 stmt = stmt.offset(offset)
             if limit is not None:

@@ -142,7 +142,7 @@ def test_condition_values_can_be_words_strings_numbers_and_booleans() -> None:
     ("text", "column", "reason"),
     [
         ("event.kind == a b", 17, "unexpected 'b'"),
-        ('contact.score > "high"', 1, "compares with a float"),
+        ('contact.score > "high"', 1, "compares with a number"),
         ("contact.tags == vip", 1, "tested with 'has'"),
         ("contact.stage > open", 1, "supports ==, !=, in and not in only"),
         ("event.kind in []", 1, "needs at least one value"),

@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from crmkit.cli.context import Context, CrmGroup, fail
 from crmkit.cli.output import coloured, console, errors, print_json
 from crmkit.errors import CRMError
 from crmkit.schemas import ContactOut, TransitionOut
@@ -20,41 +22,6 @@ from crmkit.storage.db import DEFAULT_URL
 from crmkit.tenant import Tenant
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-
-
-class Context:
-    def __init__(self, db: str, tenant: str, db_given: bool) -> None:
-        self.db = db
-        self.tenant_name = tenant
-        self.db_given = db_given
-        self._crm: Any = None
-
-    @property
-    def crm(self) -> Any:
-        if self._crm is None:
-            from crmkit.core import CRM
-
-            self._crm = CRM(self.db)
-        return self._crm
-
-    def tenant(self) -> Tenant:
-        tenant: Tenant = self.crm.tenant(self.tenant_name)
-        return tenant
-
-
-def fail(message: str) -> NoReturn:
-    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    sys.exit(1)
-
-
-class CrmGroup(click.Group):
-    """Turns crmkit's own errors into a one-line message and exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CRMError as exc:
-            fail(str(exc))
 
 
 @click.group(cls=CrmGroup)
@@ -171,11 +138,9 @@ def packs(ctx: click.Context, as_json: bool) -> None:
     try:
         with crm.db.connect() as conn:
             used = [p.ref for p in crm.runtime(conn, obj.tenant_name).packs]
-    except CRMError:
-        used = []
-    except Exception:  # the database may not exist yet: still list what is installed
-        used = []
-    rows = [
+    except (CRMError, SQLAlchemyError):
+        used = []  # no database or tenant yet: still list what is installed
+    rows: list[dict[str, Any]] = [
         {
             "name": p.name,
             "version": p.version,

@@ -9,8 +9,21 @@ values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-Scalar = str | int | float | bool
+
+@dataclass(frozen=True)
+class Ago:
+    """A time relative to the moment a search runs: ``30 days ago``."""
+
+    amount: float
+    unit: str  # minute, hour, day or week
+
+    def resolve(self, now: datetime) -> datetime:
+        return now - timedelta(**{f"{self.unit}s": self.amount})
+
+
+Scalar = str | int | float | bool | datetime | Ago
 
 NEGATE_OP = {"==": "!=", "!=": "==", ">": "<=", "<=": ">", "<": ">=", ">=": "<"}
 

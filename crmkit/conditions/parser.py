@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
@@ -15,20 +16,11 @@ from typing import Any
 from lark import Lark, Token, Transformer, UnexpectedEOF, UnexpectedInput
 from lark.exceptions import UnexpectedToken, VisitError
 
-from crmkit.conditions.ast import And, Compare, Has, In, Node, Or, Scalar, negate
+from crmkit.clock import as_utc
+from crmkit.conditions.ast import Ago, And, Compare, Has, In, Node, Or, Scalar, negate
+from crmkit.contact_fields import COMPUTED_ATTRIBUTES, CONTACT_ATTRIBUTES
 from crmkit.errors import ConditionError
 
-# Built-in contact attributes a condition may read, with their value type.
-CONTACT_ATTRIBUTES: dict[str, type] = {
-    "id": int,
-    "first_name": str,
-    "last_name": str,
-    "email": str,
-    "phone": str,
-    "account": str,
-    "archived": bool,
-    "score": float,
-}
 EQUALITY_OPS = frozenset({"==", "!="})
 
 
@@ -72,35 +64,47 @@ class _Builder(Transformer[Token, Any]):
         raw = str(items[0])
         return {"true": True, "false": False}.get(raw, raw)
 
+    def ago(self, items: list[Token]) -> Ago:
+        amount = float(str(items[0]))
+        if amount < 0:
+            raise self._fail(items[0], "use a positive amount before 'ago'")
+        return Ago(amount, str(items[1]).rstrip("s"))
+
     def values(self, items: list[Scalar]) -> tuple[Scalar, ...]:
         return tuple(items)
 
     # checks ------------------------------------------------------------------
-    def _check(self, path: Token, op: str, values: Sequence[Scalar]) -> str:
+    def _check(self, path: Token, op: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """Check a path and its values; return the path and the values to compare with."""
         name = str(path)
         parts = name.split(".")
         root = parts[0]
+        values = list(values)
+        if any(isinstance(v, Ago) for v in values) and not (
+            root == "contact" and CONTACT_ATTRIBUTES.get(parts[-1]) == "time"
+        ):
+            raise self._fail(path, f"'... ago' only compares with a time, and {name} is not one")
         if root == "event":
             if not self.schema.events:
                 raise self._fail(path, "event paths are only allowed in rules")
             if name == "event.kind":
                 if op not in EQUALITY_OPS | {"in"}:
                     raise self._fail(path, f"event.kind does not support {op!r}")
-                return name
+                return name, values
             if len(parts) >= 3 and parts[1] == "data":
-                return name
+                return name, values
             raise self._fail(path, f"unknown path {name!r} (use event.kind or event.data.NAME)")
         if root != "contact":
             raise self._fail(path, f"unknown path {name!r}: paths start with contact. or event.")
         attr = parts[1]
         if attr == "fields" and len(parts) >= 3:
-            return name
+            return name, values
         if len(parts) != 2:
             raise self._fail(path, f"unknown path {name!r}")
         if attr == "tags":
             if op != "has":
                 raise self._fail(path, "contact.tags is tested with 'has' or 'not has'")
-            return name
+            return name, values
         if op == "has":
             raise self._fail(path, "'has' only applies to contact.tags")
         if attr in self.schema.facets:
@@ -114,36 +118,53 @@ class _Builder(Transformer[Token, Any]):
                         f"{value!r} is not a value of facet {attr!r} "
                         f"(allowed: {', '.join(allowed)})",
                     )
-            return name
+            return name, values
         kind = CONTACT_ATTRIBUTES.get(attr)
         if kind is None:
             known = sorted([*CONTACT_ATTRIBUTES, *self.schema.facets, "tags", "fields.NAME"])
             raise self._fail(
                 path, f"unknown path {name!r} (known: contact.{', contact.'.join(known)})"
             )
-        for value in values:
-            ok = (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-                if kind in (int, float)
-                else isinstance(value, kind)
+        if attr in COMPUTED_ATTRIBUTES and self.schema.events:
+            raise self._fail(path, f"{name} is worked out by searches; rules cannot use it")
+        return name, [self._typed(path, name, kind, op, value) for value in values]
+
+    def _typed(self, path: Token, name: str, kind: str, op: str, value: Any) -> Any:
+        if kind == "time":
+            if isinstance(value, Ago):
+                return value
+            if isinstance(value, str):
+                try:
+                    return as_utc(datetime.fromisoformat(value))
+                except ValueError:
+                    pass
+            raise self._fail(
+                path, f'{name} compares with a time ("2026-05-01" or 30 days ago), not {value!r}'
             )
-            if not ok:
-                raise self._fail(path, f"{name} compares with a {kind.__name__}, not {value!r}")
-        if kind in (str, bool) and op not in EQUALITY_OPS | {"in"}:
+        if kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self._fail(path, f"{name} compares with a number, not {value!r}")
+            return value
+        expected = bool if kind == "bool" else str
+        if not isinstance(value, expected):
+            raise self._fail(path, f"{name} compares with a {kind}, not {value!r}")
+        if op not in EQUALITY_OPS | {"in"}:
             raise self._fail(path, f"{name} does not support {op!r}")
-        return name
+        return value
 
     # nodes -------------------------------------------------------------------
     def compare(self, items: list[Any]) -> Node:
         path, op, value = items
         operator = "==" if str(op) == "=" else str(op)
-        return Compare(self._check(path, operator, [value]), operator, value)
+        name, (checked,) = self._check(path, operator, [value])
+        return Compare(name, operator, checked)
 
     def _in(self, items: list[Any], negated: bool) -> Node:
         path, values = items
         if not values:
             raise self._fail(path, "an 'in' list needs at least one value")
-        return In(self._check(path, "in", values), tuple(values), negated)
+        name, checked = self._check(path, "in", values)
+        return In(name, tuple(checked), negated)
 
     def in_(self, items: list[Any]) -> Node:
         return self._in(items, False)
@@ -155,7 +176,8 @@ class _Builder(Transformer[Token, Any]):
         path, value = items
         if not isinstance(value, str):
             raise self._fail(path, f"a tag is a word or a string, not {value!r}")
-        return Has(self._check(path, "has", [value]), value, negated)
+        name, _ = self._check(path, "has", [value])
+        return Has(name, value, negated)
 
     def has(self, items: list[Any]) -> Node:
         return self._has(items, False)

@@ -6,18 +6,29 @@ other backends: a comparison on a missing value is false.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
-from crmkit.conditions.ast import And, Compare, Has, In, Node, Or, Scalar
-from crmkit.storage.models import AccountRow, ContactFacetRow, ContactRow, ContactTagRow
+from crmkit.clock import utc_now
+from crmkit.conditions.ast import Ago, And, Compare, Has, In, Node, Or, Scalar
+from crmkit.contact_fields import CONTACT_ATTRIBUTES, ENGAGEMENT_DAYS
+from crmkit.storage.models import (
+    AccountRow,
+    ContactFacetRow,
+    ContactRow,
+    ContactTagRow,
+    EventRow,
+)
 from crmkit.storage.scope import TenantScope
 
 _C = ContactRow.__table__.c
 
 
-def _compare(column: Any, op: str, value: Scalar) -> ColumnElement[bool]:
+def _compare(column: Any, op: str, value: Scalar, now: datetime) -> ColumnElement[bool]:
+    if isinstance(value, Ago):
+        value = value.resolve(now)
     if op == "==":
         return column == value  # type: ignore[no-any-return]
     if op == "!=":
@@ -40,11 +51,21 @@ def _json_field(parts: list[str], sample: Scalar) -> Any:
     return element.as_string()
 
 
-def _column(path: str, sample: Scalar, scope: TenantScope) -> Any:
+def _column(path: str, sample: Scalar, scope: TenantScope, now: datetime) -> Any:
     parts = path.split(".")
     attr = parts[1]
     if attr == "fields":
         return _json_field(parts[2:], sample)
+    if attr in ("last_interaction", "engagement"):
+        # Worked out when the search runs, so it always reflects the event log.
+        e = EventRow.__table__.c
+        own = (e.tenant_id == scope.tenant_id, e.contact_id == _C.id, e.status == "applied")
+        if attr == "last_interaction":
+            return select(func.max(e.occurred_at)).where(*own).scalar_subquery()
+        since = now - timedelta(days=ENGAGEMENT_DAYS)
+        return (
+            select(func.count()).where(*own, e.occurred_at >= since, e.occurred_at <= now)
+        ).scalar_subquery()
     if attr == "account":
         a = AccountRow.__table__.c
         return (
@@ -66,14 +87,18 @@ def _facet(path: str, condition: ColumnElement[bool], scope: TenantScope) -> Col
 
 
 def to_sql(
-    node: Node, scope: TenantScope, facets: frozenset[str] | None = None
+    node: Node,
+    scope: TenantScope,
+    facets: frozenset[str] | None = None,
+    now: datetime | None = None,
 ) -> ColumnElement[bool]:
     """The WHERE clause for ``node`` on the contacts of ``scope``'s tenant.
 
     ``facets`` names the tenant's facets; when omitted, any path that is not a built-in
-    attribute is taken as a facet (the parser has already checked it).
+    attribute is taken as a facet (the parser has already checked it). ``now`` anchors
+    relative times (``30 days ago``) and the engagement window; default: the real time.
     """
-    from crmkit.conditions.parser import CONTACT_ATTRIBUTES
+    moment = now or utc_now()
 
     def is_facet(path: str) -> bool:
         attr = path.split(".")[1]
@@ -81,30 +106,38 @@ def to_sql(
             return attr in facets
         return attr not in CONTACT_ATTRIBUTES and attr not in ("fields", "tags")
 
-    if isinstance(node, And):
-        return and_(true(), *(to_sql(item, scope, facets) for item in node.items))
-    if isinstance(node, Or):
-        return or_(false(), *(to_sql(item, scope, facets) for item in node.items))
-    if isinstance(node, Has):
-        t = ContactTagRow.__table__.c
-        found = exists().where(
-            t.tenant_id == scope.tenant_id, t.contact_id == _C.id, t.tag == node.value
-        )
-        return ~found if node.negated else found
-    if isinstance(node, Compare):
-        if is_facet(node.path):
-            value_column = ContactFacetRow.__table__.c.value
-            return _facet(node.path, _compare(value_column, node.op, node.value), scope)
-        return _compare(_column(node.path, node.value, scope), node.op, node.value)
-    if isinstance(node, In):
-        if is_facet(node.path):
-            value_column = ContactFacetRow.__table__.c.value
-            inner = (
-                value_column.not_in(node.values) if node.negated else value_column.in_(node.values)
+    def build(item: Node) -> ColumnElement[bool]:
+        if isinstance(item, And):
+            return and_(true(), *(build(part) for part in item.items))
+        if isinstance(item, Or):
+            return or_(false(), *(build(part) for part in item.items))
+        if isinstance(item, Has):
+            t = ContactTagRow.__table__.c
+            found = exists().where(
+                t.tenant_id == scope.tenant_id, t.contact_id == _C.id, t.tag == item.value
             )
-            return _facet(node.path, inner, scope)
-        column = _column(node.path, node.values[0], scope)
-        if node.negated:
-            return and_(column.is_not(None), column.not_in(node.values))
-        return column.in_(node.values)  # type: ignore[no-any-return]
-    raise TypeError(f"not a condition node: {node!r}")
+            return ~found if item.negated else found
+        if isinstance(item, Compare):
+            if is_facet(item.path):
+                value_column = ContactFacetRow.__table__.c.value
+                condition = _compare(value_column, item.op, item.value, moment)
+                return _facet(item.path, condition, scope)
+            column = _column(item.path, item.value, scope, moment)
+            return _compare(column, item.op, item.value, moment)
+        if isinstance(item, In):
+            if is_facet(item.path):
+                value_column = ContactFacetRow.__table__.c.value
+                inner = (
+                    value_column.not_in(item.values)
+                    if item.negated
+                    else value_column.in_(item.values)
+                )
+                return _facet(item.path, inner, scope)
+            column = _column(item.path, item.values[0], scope, moment)
+            values = [v.resolve(moment) if isinstance(v, Ago) else v for v in item.values]
+            if item.negated:
+                return and_(column.is_not(None), column.not_in(values))
+            return column.in_(values)  # type: ignore[no-any-return]
+        raise TypeError(f"not a condition node: {item!r}")
+
+    return build(node)

@@ -1,0 +1,101 @@
+"""What every command shares: the database and tenant options, errors, plugin commands.
+
+Plugin commands (``crmkit_register_commands``) reach the database with
+:func:`current_tenant` and :func:`current_crm`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from crmkit.cli.output import errors
+
+if TYPE_CHECKING:
+    from crmkit.core import CRM
+    from crmkit.tenant import Tenant
+
+
+class Context:
+    """The global options, and the CRM built from them on first use."""
+
+    def __init__(self, db: str, tenant: str, db_given: bool) -> None:
+        self.db = db
+        self.tenant_name = tenant
+        self.db_given = db_given
+        self._crm: CRM | None = None
+
+    @property
+    def crm(self) -> CRM:
+        if self._crm is None:
+            from crmkit.core import CRM
+
+            self._crm = CRM(self.db)
+        return self._crm
+
+    def tenant(self) -> Tenant:
+        return self.crm.tenant(self.tenant_name)
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on one line of stderr and exit with status 1."""
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
+def _context() -> Context:
+    found = click.get_current_context().find_object(Context)
+    if found is None:
+        raise RuntimeError("not inside a crmkit command")
+    return found
+
+
+def current_crm() -> CRM:
+    """The CRM of the running command (``--db``)."""
+    return _context().crm
+
+
+def current_tenant() -> Tenant:
+    """The tenant of the running command (``--db`` and ``--tenant``)."""
+    return _context().tenant()
+
+
+def register_plugin_commands(cli: click.Group) -> None:
+    """Let plugins add their commands (once per group)."""
+    if getattr(cli, "_crmkit_plugins_loaded", False):
+        return
+    cli._crmkit_plugins_loaded = True  # type: ignore[attr-defined]
+    from crmkit.plugins import build_plugin_manager
+
+    build_plugin_manager().hook.crmkit_register_commands(cli=cli)
+
+
+class CrmGroup(click.Group):
+    """The top-level group: loads plugin commands on first use and turns crmkit's own
+    errors into a one-line message and exit status 1."""
+
+    def _load(self) -> None:
+        from crmkit.errors import CRMError
+
+        try:
+            register_plugin_commands(self)
+        except CRMError as exc:
+            fail(str(exc))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from crmkit.errors import CRMError
+
+        try:
+            return super().invoke(ctx)
+        except CRMError as exc:
+            fail(str(exc))
