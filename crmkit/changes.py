@@ -30,7 +30,8 @@ class ChangeContext:
     """The transaction a ``crmkit_on_changes`` hook runs in.
 
     ``connection`` and ``scope`` let a plugin read and write its own records in the same
-    transaction (always through ``scope``, which keeps them in the tenant). ``apply``
+    transaction (always through ``scope``, which keeps them in the tenant). ``created``
+    lists the contacts this write created (they may have no transition). ``apply``
     changes other contacts under the same policies, with transitions; ``notify`` queues
     a notice that is delivered through ``crmkit_on_notice`` after commit.
     """
@@ -41,6 +42,7 @@ class ChangeContext:
     scope: TenantScope
     now: datetime
     settings: dict[str, Any]
+    created: list[int]
     _apply: Callable[
         [Sequence[int], Sequence[Change], CauseType, dict[str, Any]], list[dict[str, Any]]
     ]

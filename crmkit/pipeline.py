@@ -39,7 +39,8 @@ from crmkit.storage.scope import TenantScope
 
 Guard = Callable[[int, Change, str], "str | None"]
 # Called inside the transaction with the transitions just written (crmkit_on_changes).
-AfterChanges = Callable[[Connection, list[dict[str, Any]]], None]
+# The second list holds the ids of contacts created by the write.
+AfterChanges = Callable[[Connection, list[dict[str, Any]], list[int]], None]
 # Asks crmkit_permit whether an event kind may happen to a contact: a reason refuses it.
 Permit = Callable[["ContactState", str], "str | None"]
 _SCALARS = (str, int, float, bool)
@@ -510,6 +511,7 @@ def persist(
     events: Sequence[tuple[Any, ...]] = (),
     *,
     after: AfterChanges | None = None,
+    created: Sequence[int] = (),
 ) -> int | None:
     """Write events, changed contact state and transitions with a few executemany calls.
 
@@ -553,8 +555,8 @@ def persist(
         [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
     )
     stamp = counters.allocate(conn, tenant, "state") if contact_updates else None
-    if after is not None and transitions:
-        after(conn, list(transitions))
+    if after is not None and (transitions or created):
+        after(conn, list(transitions), list(created))
     return stamp
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmkit.conditions.ast import paths
 from crmkit.conditions.durable import tag_key
+from crmkit.conditions.parser import Schema
 from crmkit.facets import Facet
 from crmkit.packs import Pack
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset
@@ -74,6 +75,10 @@ class TenantRuntime:
             tuple(plan),
             tuple((tag, tag_key(tag)) for tag in sorted(tags)),
         )
+
+    def search_schema(self) -> Schema:
+        """What a contact search may refer to: contact paths and this tenant's facets."""
+        return Schema(facets={n: f.value_names for n, f in self.facets.items()}, events=False)
 
     def ordered(self, fired: list[list[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
         """Fired rules in application order: priority, then pack position, then file order."""

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pydantic
-from sqlalchemy import Connection, update
+from sqlalchemy import ColumnElement, Connection, func, update
 
 from crmkit.changes import ChangeContext, Notice, missing_contacts
 from crmkit.contact_fields import PROFILE_FIELDS
@@ -106,7 +106,7 @@ class Tenant:
         if not hook.get_hookimpls():
             return None
 
-        def after(conn: Connection, transitions: list[dict[str, Any]]) -> None:
+        def after(conn: Connection, transitions: list[dict[str, Any]], created: list[int]) -> None:
             scope = TenantScope(runtime.tenant_id)
 
             def apply(
@@ -139,6 +139,7 @@ class Tenant:
                 scope=scope,
                 now=self.crm.clock(),
                 settings=dict(runtime.settings),
+                created=created,
                 _apply=apply,
                 outbox=outbox,
             )
@@ -268,7 +269,12 @@ class Tenant:
                 ),
             )
             persist(
-                conn, scope, [state], applier.transitions, after=self.after_changes(runtime, outbox)
+                conn,
+                scope,
+                [state],
+                applier.transitions,
+                after=self.after_changes(runtime, outbox),
+                created=[contact_id],
             )
         created = self.get_contact(contact_id)
         self.crm.pm.hook.crmkit_on_contact_created(
@@ -303,33 +309,64 @@ class Tenant:
             ).scalar_one()
             return self._contact_out(state, created_at)
 
-    def list_contacts(
-        self, where: str | None = None, *, limit: int | None = None, offset: int = 0
-    ) -> list[ContactOut]:
-        """Contacts in id order, optionally filtered by a condition (run as SQL)."""
-        from crmkit.conditions.parser import Schema, parse_condition
+    def contact_filter(self, conn: Connection, where: str) -> ColumnElement[bool]:
+        """The SQL condition for a search expression on this tenant's contacts."""
+        from crmkit.conditions.parser import parse_condition
         from crmkit.conditions.sql import to_sql
 
+        runtime = self.runtime(conn)
+        node = parse_condition(where, runtime.search_schema())
+        return to_sql(
+            node, TenantScope(runtime.tenant_id), frozenset(runtime.facets), self.crm.clock()
+        )
+
+    def list_contacts(
+        self,
+        where: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "id",
+    ) -> list[ContactOut]:
+        """Contacts, optionally filtered by a condition (run as SQL).
+
+        ``order`` is ``"id"`` or ``"first_name"`` (alphabetical, case-insensitive).
+        """
+        if order not in ("id", "first_name"):
+            raise ValidationError(f"unknown order {order!r} (use id or first_name)")
         with self.crm.db.connect() as conn:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             c = ContactRow.__table__.c
-            stmt = scope.select(c.id, c.created_at).order_by(c.id)
+            stmt = scope.select(c.id)
+            if order == "first_name":
+                stmt = stmt.order_by(func.lower(c.first_name), func.lower(c.last_name), c.id)
+            else:
+                stmt = stmt.order_by(c.id)
             if where:
-                schema = Schema(
-                    facets={n: f.value_names for n, f in runtime.facets.items()}, events=False
-                )
-                condition = parse_condition(where, schema)
-                stmt = stmt.where(
-                    to_sql(condition, scope, frozenset(runtime.facets), self.crm.clock())
-                )
+                stmt = stmt.where(self.contact_filter(conn, where))
             if offset:
                 stmt = stmt.offset(offset)
             if limit is not None:
                 stmt = stmt.limit(limit)
-            rows = conn.execute(stmt).all()
-            states = load_states(conn, scope, [r[0] for r in rows])
-            return [self._contact_out(states[r[0]], r[1]) for r in rows]
+            return self._contacts(conn, scope, list(conn.scalars(stmt)))
+
+    def contacts_by_id(self, ids: Sequence[int]) -> list[ContactOut]:
+        """The contacts with these ids, in this order (unknown ids are an error)."""
+        with self.crm.db.connect() as conn:
+            scope = TenantScope(self.runtime(conn).tenant_id)
+            return self._contacts(conn, scope, ids)
+
+    def _contacts(
+        self, conn: Connection, scope: TenantScope, ids: Sequence[int]
+    ) -> list[ContactOut]:
+        states = load_states(conn, scope, ids)
+        missing_contacts(states, ids, self.name)
+        c = ContactRow.__table__.c
+        created: dict[int, Any] = dict(
+            conn.execute(scope.select(c.id, c.created_at).where(c.id.in_(list(ids)))).all()
+        )
+        return [self._contact_out(states[i], created[i]) for i in ids]
 
     def set_facet(
         self, contact_id: int, facet: str, value: str, *, actor: str = "api"
@@ -374,6 +411,11 @@ class Tenant:
             return [transition_out(dict(row)) for row in rows]
 
     # ------------------------------------------------------------ facets
+    def facet_names(self) -> list[str]:
+        """The facets this tenant's packs bring, in pack order."""
+        with self.crm.db.connect() as conn:
+            return list(self.runtime(conn).facets)
+
     def facet_table(self) -> list[dict[str, Any]]:
         """The tenant's facets with their values and this tenant's colours."""
         with self.crm.db.connect() as conn:
@@ -477,8 +519,10 @@ class Tenant:
         with self.crm.db.begin() as conn:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
-            for contact_id in [primary_contact, *related]:
-                self._state(conn, scope, contact_id)
+            states = {cid: self._state(conn, scope, cid) for cid in [primary_contact, *related]}
+            # The primary contact is the one the project is for (a plugin may require a
+            # client); related contacts (planners, vendors) may be anyone.
+            self.permit(states[primary_contact], "project")
             for contact_id, role in related.items():
                 if not role or not role.strip():
                     raise ValidationError(f"related contact {contact_id} needs a role label")
@@ -506,27 +550,110 @@ class Tenant:
                 )
             return project_id
 
-    def get_project(self, project_id: int) -> dict[str, Any]:
+    def add_related(self, project_id: int, contact_id: int, role: str) -> None:
+        """Relate a contact to a project with a role label (a contact can be in many)."""
+        if not role or not role.strip():
+            raise ValidationError(f"related contact {contact_id} needs a role label")
+        with self.crm.db.begin() as conn:
+            scope = TenantScope(self.runtime(conn).tenant_id)
+            project = self.get_project(project_id, conn=conn)
+            self._state(conn, scope, contact_id)
+            if contact_id == project["primary_contact"] or any(
+                r["contact"] == contact_id for r in project["related"]
+            ):
+                raise ValidationError(f"contact {contact_id} is already on project {project_id}")
+            conn.execute(
+                scope.insert(ProjectContactRow),
+                scope.rows([{"project_id": project_id, "contact_id": contact_id, "role": role}]),
+            )
+
+    def list_projects(self, contact_id: int | None = None) -> list[dict[str, Any]]:
+        """Projects in id order; with ``contact_id``, those the contact is primary on or
+        related to."""
         with self.crm.db.connect() as conn:
             scope = TenantScope(self.runtime(conn).tenant_id)
             p = ProjectRow.__table__.c
-            row = conn.execute(
-                scope.select(p.id, p.name, p.primary_contact_id).where(p.id == project_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"project {project_id} does not exist in tenant {self.name!r}")
-            pc = ProjectContactRow.__table__.c
-            related = conn.execute(
-                scope.select(pc.contact_id, pc.role)
-                .where(pc.project_id == project_id)
-                .order_by(pc.contact_id)
-            ).all()
-            return {
-                "id": row[0],
-                "name": row[1],
-                "primary_contact": row[2],
-                "related": [{"contact": c, "role": r} for c, r in related],
-            }
+            stmt = scope.select(p.id).order_by(p.id)
+            if contact_id is not None:
+                self._state(conn, scope, contact_id)
+                pc = ProjectContactRow.__table__.c
+                related = scope.select(pc.project_id).where(pc.contact_id == contact_id)
+                stmt = stmt.where((p.primary_contact_id == contact_id) | p.id.in_(related))
+            return [self.get_project(pid, conn=conn) for pid in conn.scalars(stmt)]
+
+    def get_project(self, project_id: int, *, conn: Connection | None = None) -> dict[str, Any]:
+        """A project: id, name, primary_contact and related (contact, role)."""
+        if conn is None:
+            with self.crm.db.connect() as own:
+                return self.get_project(project_id, conn=own)
+        scope = TenantScope(self.runtime(conn).tenant_id)
+        p = ProjectRow.__table__.c
+        row = conn.execute(
+            scope.select(p.id, p.name, p.primary_contact_id).where(p.id == project_id)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"project {project_id} does not exist in tenant {self.name!r}")
+        pc = ProjectContactRow.__table__.c
+        related = conn.execute(
+            scope.select(pc.contact_id, pc.role)
+            .where(pc.project_id == project_id)
+            .order_by(pc.contact_id)
+        ).all()
+        return {
+            "id": row[0],
+            "name": row[1],
+            "primary_contact": row[2],
+            "related": [{"contact": c, "role": r} for c, r in related],
+        }
+
+    # ------------------------------------------------------------ settings and accounts
+    def settings(self) -> dict[str, Any]:
+        with self.crm.db.connect() as conn:
+            return dict(self.runtime(conn).settings)
+
+    def update_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``values`` into the tenant's settings (takes effect on the next call)."""
+        with self.crm.db.begin() as conn:
+            runtime = self.runtime(conn)
+            merged = {**runtime.settings, **dict(values)}
+            conn.execute(
+                update(TenantRow)
+                .where(TenantRow.id == runtime.tenant_id)
+                .values(settings=merged, config_version=TenantRow.config_version + 1)
+            )
+            return merged
+
+    def noun(self, plural: bool = False) -> str:
+        """What this tenant calls its contacts (settings ``contact_noun`` and
+        ``contact_noun_plural``; default contact / contacts)."""
+        settings = self.settings()
+        singular = str(settings.get("contact_noun") or "contact")
+        if not plural:
+            return singular
+        return str(settings.get("contact_noun_plural") or f"{singular}s")
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        """Accounts (companies) by name, with the ids of their contacts."""
+        with self.crm.db.connect() as conn:
+            scope = TenantScope(self.runtime(conn).tenant_id)
+            a = AccountRow.__table__.c
+            c = ContactRow.__table__.c
+            members: dict[int, list[int]] = {}
+            for account_id, contact_id in conn.execute(
+                scope.select(c.account_id, c.id).where(c.account_id.is_not(None)).order_by(c.id)
+            ):
+                members.setdefault(account_id, []).append(contact_id)
+            return [
+                {"id": aid, "name": name, "contacts": members.get(aid, [])}
+                for aid, name in conn.execute(scope.select(a.id, a.name).order_by(a.name))
+            ]
+
+    def account_contacts(self, name: str) -> list[int]:
+        """The ids of the contacts in the account called ``name``."""
+        found = next((a for a in self.list_accounts() if a["name"] == name), None)
+        if found is None:
+            raise NotFoundError(f"account {name!r} does not exist in tenant {self.name!r}")
+        return list(found["contacts"])
 
     # ------------------------------------------------------------ events
     def record_event(

@@ -15,8 +15,16 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from crmkit.cli.context import Context, CrmGroup, fail
-from crmkit.cli.output import coloured, console, errors, print_json
+from crmkit.cli.output import (
+    coloured,
+    console,
+    contacts_table,
+    errors,
+    facet_colours,
+    print_json,
+)
 from crmkit.errors import CRMError
+from crmkit.filters import build_filter
 from crmkit.schemas import ContactOut, TransitionOut
 from crmkit.storage.db import DEFAULT_URL
 from crmkit.tenant import Tenant
@@ -53,20 +61,25 @@ def _obj(ctx: click.Context) -> Context:
 
 
 def _contact_lines(contact: ContactOut, tenant: Tenant) -> Table:
-    colours = {
-        f["name"]: {v["name"]: v["colour"] for v in f["values"]} for f in tenant.facet_table()
-    }
+    colours = facet_colours(tenant)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("id", str(contact.id))
     table.add_row("name", f"{contact.first_name} {contact.last_name}".strip())
-    for label, value in (
-        ("email", contact.email),
-        ("phone", contact.phone),
-        ("account", contact.account),
+    for label in (
+        "email",
+        "phone",
+        "account",
+        "city",
+        "state",
+        "country",
+        "industry",
+        "lead_source",
     ):
-        table.add_row(label, value or "-")
+        value = getattr(contact, label)
+        if value or label in ("email", "phone", "account"):
+            table.add_row(label, value or "-")
     for facet, value in contact.facets.items():
         table.add_row(facet, coloured(value, colours.get(facet, {}).get(value, "grey")))
     table.add_row("score", f"{contact.score:g}")
@@ -225,37 +238,33 @@ def contact() -> None:
 @click.option("--email")
 @click.option("--phone")
 @click.option("--account", help="Account (company) name; created if new.")
+@click.option("--city")
+@click.option("--state")
+@click.option("--country")
+@click.option("--industry")
+@click.option("--lead-source")
 @click.option("--facet", "facet_values", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
 @click.option("--tag", "tags", multiple=True, help="Repeatable.")
 @JSON_OPTION
 @click.pass_context
 def contact_add(
     ctx: click.Context,
+    /,
     first_name: str,
     last_name: str,
-    email: str | None,
-    phone: str | None,
-    account: str | None,
     facet_values: tuple[str, ...],
     tags: tuple[str, ...],
     as_json: bool,
+    **profile: str | None,
 ) -> None:
     """Add a contact by hand."""
-    values: dict[str, str] = {}
-    for item in facet_values:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            fail(f"--facet {item!r}: use NAME=VALUE")
-        values[name] = value
     tenant = _obj(ctx).tenant()
     created = tenant.add_contact(
         {
             "first_name": first_name,
             "last_name": last_name,
-            "email": email,
-            "phone": phone,
-            "account": account,
-            "facets": values,
+            **profile,
+            "facets": _pairs(facet_values, "--facet"),
             "tags": list(tags),
         },
         actor="cli",
@@ -282,35 +291,56 @@ def contact_show(ctx: click.Context, contact_id: int, as_json: bool) -> None:
 
 @contact.command("list")
 @click.option("--where", help='A condition, e.g. "contact.contact_type == hot_lead".')
+@click.option("--location", help="City, state or country.")
+@click.option("--industry")
+@click.option("--lead-source")
+@click.option("--facet", "facet_values", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
+@click.option("--interacted-since", metavar="TIME", help='ISO date or e.g. "30 days ago".')
+@click.option("--not-interacted-since", metavar="TIME", help="No interaction since TIME.")
+@click.option("--order", type=click.Choice(["id", "first_name"]), default="id", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1))
 @JSON_OPTION
 @click.pass_context
-def contact_list(ctx: click.Context, where: str | None, limit: int | None, as_json: bool) -> None:
-    """List contacts, optionally filtered."""
+def contact_list(
+    ctx: click.Context,
+    where: str | None,
+    location: str | None,
+    industry: str | None,
+    lead_source: str | None,
+    facet_values: tuple[str, ...],
+    interacted_since: str | None,
+    not_interacted_since: str | None,
+    order: str,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List contacts, optionally filtered (all filters must hold; run as SQL)."""
     tenant = _obj(ctx).tenant()
-    found = tenant.list_contacts(where, limit=limit)
+    condition = build_filter(
+        where=where,
+        location=location,
+        industry=industry,
+        lead_source=lead_source,
+        facets=_pairs(facet_values, "--facet"),
+        interacted_since=interacted_since,
+        not_interacted_since=not_interacted_since,
+    )
+    found = tenant.list_contacts(condition, limit=limit, order=order)
     if as_json:
         print_json(found)
         return
-    colours = {
-        f["name"]: {v["name"]: v["colour"] for v in f["values"]} for f in tenant.facet_table()
-    }
-    table = Table("id", "name", "email", "account", *colours, "score", "tags")
-    for c in found:
-        table.add_row(
-            str(c.id),
-            f"{c.first_name} {c.last_name}".strip(),
-            c.email or "-",
-            c.account or "-",
-            *(
-                coloured(c.facets.get(f, "-"), colours[f].get(c.facets.get(f, ""), "grey"))
-                for f in colours
-            ),
-            f"{c.score:g}",
-            ", ".join(c.tags),
-        )
-    console.print(table)
-    console.print(f"{len(found)} contact(s)")
+    console.print(contacts_table(tenant, found))
+    console.print(f"{len(found)} {tenant.noun(plural=len(found) != 1)}")
+
+
+def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            fail(f"{option} {item!r}: use NAME=VALUE")
+        pairs[name] = value
+    return pairs
 
 
 @contact.command("set")
@@ -331,6 +361,146 @@ def contact_set(
         console.print(f"contact {contact_id} already has {facet}={value}")
     else:
         console.print(f"contact {contact_id}: {facet} {transition.old} -> {transition.new}")
+
+
+# ---------------------------------------------------------------- settings
+@cli.group("settings")
+def settings_group() -> None:
+    """Show and change the tenant's settings."""
+
+
+@settings_group.command("show")
+@JSON_OPTION
+@click.pass_context
+def settings_show(ctx: click.Context, as_json: bool) -> None:
+    """The tenant's settings."""
+    values = _obj(ctx).tenant().settings()
+    if as_json:
+        print_json(values)
+        return
+    for key, value in sorted(values.items()):
+        console.print(f"{key} = {json.dumps(value)}", markup=False, highlight=False)
+
+
+@settings_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def settings_set(ctx: click.Context, key: str, value: str) -> None:
+    """Set one setting (VALUE is parsed as JSON when it can be: true, 60, "text")."""
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    _obj(ctx).tenant().update_settings({key: parsed})
+    console.print(f"{key} = {json.dumps(parsed)}", markup=False, highlight=False)
+
+
+# ---------------------------------------------------------------- accounts and projects
+@cli.group()
+def account() -> None:
+    """Accounts (companies) and their contacts."""
+
+
+@account.command("add")
+@click.argument("name")
+@JSON_OPTION
+@click.pass_context
+def account_add(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Create an account (or find the existing one of that name)."""
+    account_id = _obj(ctx).tenant().add_account(name)
+    if as_json:
+        print_json({"id": account_id, "name": name})
+    else:
+        console.print(f"account {account_id}: {name}", markup=False)
+
+
+@account.command("list")
+@JSON_OPTION
+@click.pass_context
+def account_list(ctx: click.Context, as_json: bool) -> None:
+    """Accounts by name with their contacts."""
+    tenant = _obj(ctx).tenant()
+    accounts = tenant.list_accounts()
+    if as_json:
+        print_json(accounts)
+        return
+    table = Table("id", "account", tenant.noun(plural=True))
+    for a in accounts:
+        table.add_row(str(a["id"]), a["name"], ", ".join(map(str, a["contacts"])) or "-")
+    console.print(table)
+
+
+@cli.group()
+def project() -> None:
+    """Projects: a primary contact plus related contacts with a role."""
+
+
+@project.command("add")
+@click.argument("name")
+@click.option("--primary", "primary", type=int, required=True, help="The primary contact id.")
+@click.option("--related", "related", multiple=True, metavar="ID=ROLE", help="Repeatable.")
+@JSON_OPTION
+@click.pass_context
+def project_add(
+    ctx: click.Context, name: str, primary: int, related: tuple[str, ...], as_json: bool
+) -> None:
+    """Create a project."""
+    pairs = _pairs(related, "--related")
+    try:
+        roles = {int(cid): role for cid, role in pairs.items()}
+    except ValueError:
+        fail("--related takes CONTACT_ID=ROLE, e.g. --related 7=planner")
+    tenant = _obj(ctx).tenant()
+    created = tenant.get_project(tenant.add_project(name, primary, roles))
+    if as_json:
+        print_json(created)
+    else:
+        console.print(f"project {created['id']}: {name}", markup=False)
+
+
+@project.command("relate")
+@click.argument("project_id", type=int)
+@click.argument("contact_id", type=int)
+@click.argument("role")
+@click.pass_context
+def project_relate(ctx: click.Context, project_id: int, contact_id: int, role: str) -> None:
+    """Relate a contact to a project with a role label."""
+    _obj(ctx).tenant().add_related(project_id, contact_id, role)
+    console.print(f"contact {contact_id} is {role} on project {project_id}", markup=False)
+
+
+@project.command("show")
+@click.argument("project_id", type=int)
+@JSON_OPTION
+@click.pass_context
+def project_show(ctx: click.Context, project_id: int, as_json: bool) -> None:
+    """One project with its contacts."""
+    found = _obj(ctx).tenant().get_project(project_id)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"project {found['id']}: {found['name']}", markup=False)
+    console.print(f"  primary contact {found['primary_contact']}", markup=False)
+    for r in found["related"]:
+        console.print(f"  related contact {r['contact']} ({r['role']})", markup=False)
+
+
+@project.command("list")
+@click.option("--contact", "contact_id", type=int, help="Only projects this contact is on.")
+@JSON_OPTION
+@click.pass_context
+def project_list(ctx: click.Context, contact_id: int | None, as_json: bool) -> None:
+    """Projects, optionally those of one contact."""
+    found = _obj(ctx).tenant().list_projects(contact_id)
+    if as_json:
+        print_json(found)
+        return
+    table = Table("id", "project", "primary", "related")
+    for p in found:
+        related = ", ".join(f"{r['contact']} ({r['role']})" for r in p["related"])
+        table.add_row(str(p["id"]), p["name"], str(p["primary_contact"]), related or "-")
+    console.print(table)
 
 
 # ---------------------------------------------------------------- events

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from crmkit.schemas import ContactOut
+    from crmkit.tenant import Tenant
 
 # Facet colour names mapped to terminal styles.
 STYLES = {
@@ -44,3 +49,28 @@ def print_json(value: Any) -> None:
 
 def coloured(value: str, colour: str) -> Text:
     return Text(value, style=STYLES.get(colour, ""))
+
+
+def facet_colours(tenant: Tenant) -> dict[str, dict[str, str]]:
+    """Facet name to value to colour, as the tenant shows them."""
+    return {f["name"]: {v["name"]: v["colour"] for v in f["values"]} for f in tenant.facet_table()}
+
+
+def contacts_table(tenant: Tenant, contacts: list[ContactOut], title: str | None = None) -> Table:
+    """Contacts as a table with every facet in its colour."""
+    colours = facet_colours(tenant)
+    table = Table("id", "name", "email", "account", *colours, "score", "tags", title=title)
+    for c in contacts:
+        table.add_row(
+            str(c.id),
+            f"{c.first_name} {c.last_name}".strip(),
+            c.email or "-",
+            c.account or "-",
+            *(
+                coloured(c.facets.get(f, "-"), colours[f].get(c.facets.get(f, ""), "grey"))
+                for f in colours
+            ),
+            f"{c.score:g}",
+            ", ".join(c.tags),
+        )
+    return table

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.resources import files
 
+import click
+
 from crmkit import hookimpl
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
@@ -49,3 +51,10 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             description="17hats contact types: Hot Lead, Client, Cold Prospect, Other",
         )
     )
+
+
+@hookimpl
+def crmkit_register_commands(cli: click.Group) -> None:
+    from crmkit_17hats.commands import hats
+
+    cli.add_command(hats)

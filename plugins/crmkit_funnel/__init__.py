@@ -1,0 +1,113 @@
+"""The funnel pack: the Lead > Prospect > Client role, portal logins, Company First.
+
+* Facet ``role``: lead, prospect, client, forward only on every path.
+* Becoming a prospect (or a client straight from lead) creates portal credentials: a
+  username and a one-time, expiring set-password token, delivered as a
+  ``portal_invitation`` notice (``crmkit_on_notice``).
+* What a role may receive: see :data:`PERMISSIONS` (checked through ``crmkit_permit``).
+* Company First mode (tenant setting ``company_first``): see :mod:`crmkit_funnel.company`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+
+import click
+
+from crmkit import hookimpl
+from crmkit.changes import ChangeContext
+from crmkit.facets import Facet, FacetValue
+from crmkit.packs import Pack
+from crmkit.portal import DEFAULT_TOKEN_HOURS, create_credentials
+from crmkit_funnel.company import follow_the_account
+
+ROLE = Facet(
+    name="role",
+    label="Role",
+    values=(
+        FacetValue("lead", "Lead", "blue"),
+        FacetValue("prospect", "Prospect", "orange"),
+        FacetValue("client", "Client", "green"),
+    ),
+    default="lead",
+    policy="forward_only",
+    description="Where a contact is in the sales funnel; conversion only moves forward.",
+)
+
+# Activities (event kinds, and "project" for being a project's primary contact) and the
+# roles that may receive them. Activities not listed are open to every role.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "private_material_shared": ("prospect", "client"),
+    "private_message_sent": ("prospect", "client"),
+    "estimate_sent": ("prospect", "client"),
+    "proposal_sent": ("prospect", "client"),
+    "invoice_sent": ("client",),
+    "project": ("client",),
+}
+
+
+def refusal(role: str, activity: str) -> str | None:
+    """Why a contact of ``role`` may not receive ``activity`` (None when it may)."""
+    allowed = PERMISSIONS.get(activity)
+    if allowed is None or role in allowed:
+        return None
+    what = "being assigned to a project" if activity == "project" else activity.replace("_", " ")
+    return f"only a {' or '.join(allowed)} may receive {what}, and this contact is a {role}"
+
+
+@hookimpl
+def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
+    register(ROLE)
+
+
+@hookimpl
+def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
+    register(
+        Pack(
+            name="funnel",
+            version="1.0.0",
+            rulesets=(files("crmkit.rulesets").joinpath("funnel").joinpath("roles.yaml"),),
+            facets=("role",),
+            description="Lead > Prospect > Client, portal logins, Company First mode",
+        )
+    )
+
+
+@hookimpl
+def crmkit_permit(tenant: str, contact: dict[str, Any], activity: str) -> str | None:
+    role = contact.get("facets", {}).get("role")
+    if role is None:  # the tenant does not use this pack
+        return None
+    return refusal(role, activity)
+
+
+@hookimpl
+def crmkit_on_changes(
+    tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
+) -> None:
+    if "role" not in context.runtime.facets:
+        return
+    follow_the_account(transitions, context)
+    hours = float(context.settings.get("portal_token_hours", DEFAULT_TOKEN_HOURS))
+    for t in transitions:
+        if t["name"] == "role" and t["old"] in (None, "lead") and t["new"] != "lead":
+            made = create_credentials(
+                context.connection, context.scope, t["contact_id"], context.now, hours
+            )
+            if made is not None:
+                username, token, expires = made
+                context.notify(
+                    t["contact_id"],
+                    "portal_invitation",
+                    {"username": username, "token": token, "expires_at": expires.isoformat()},
+                )
+
+
+@hookimpl
+def crmkit_register_commands(cli: click.Group) -> None:
+    from crmkit_funnel.commands import funnel, portal
+
+    cli.add_command(portal)
+    cli.add_command(funnel)
