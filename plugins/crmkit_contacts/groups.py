@@ -120,12 +120,19 @@ class Groups:
                 .where(condition)
                 .where(c.id.not_in(already))
             )
-            result = conn.execute(
+            count = (
+                scope.select(func.count())
+                .select_from(GroupMemberRow.__table__)
+                .where(_M.group_id == group_id)
+            )
+            before = int(conn.scalar(count) or 0)
+            conn.execute(
                 insert(GroupMemberRow).from_select(
                     ["tenant_id", "group_id", "contact_id"], matching
                 )
             )
-            return int(result.rowcount or 0)
+            # Counted, because drivers disagree on the rowcount of INSERT ... SELECT.
+            return int(conn.scalar(count) or 0) - before
 
     def remove(self, name: str, contact_ids: list[int]) -> int:
         with self.tenant.crm.db.begin() as conn:
