@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal
+from sqlalchemy import Connection, func, insert, literal, select
 
 from crmkit.errors import NotFoundError, ValidationError
 from crmkit.schemas import ContactOut
@@ -120,11 +120,8 @@ class Groups:
                 .where(condition)
                 .where(c.id.not_in(already))
             )
-            count = (
-                scope.select(func.count())
-                .select_from(GroupMemberRow.__table__)
-                .where(_M.group_id == group_id)
-            )
+            members = scope.select(_M.contact_id).where(_M.group_id == group_id).subquery()
+            count = select(func.count()).select_from(members)
             before = int(conn.scalar(count) or 0)
             conn.execute(
                 insert(GroupMemberRow).from_select(
