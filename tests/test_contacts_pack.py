@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crmkit_contacts.groups import Groups
+from crmkit_contacts.segments import Segments
 from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import ConditionError, NotFoundError, PolicyError, ValidationError
 from crmkit.filters import build_filter
-from crmkit_contacts.groups import Groups
-from crmkit_contacts.segments import Segments
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ def test_lead_status_moves_through_outreach_meeting_and_conversion(book: Tenant)
 def test_converted_is_only_set_by_converting(book: Tenant) -> None:
     contact = add(book, "Ada")
     before = snapshot(book.crm)
-    with pytest.raises(PolicyError, match="'converted' of facet 'lead_status' is set by rules only"):
+    with pytest.raises(
+        PolicyError, match="'converted' of facet 'lead_status' is set by rules only"
+    ):
         book.set_facet(contact, "lead_status", "converted")
     assert snapshot(book.crm) == before
 
@@ -122,7 +124,7 @@ def test_segments_on_engagement_and_last_contact(
     book.record_event(people["Bob"], "email_opened")
     segments.save("engaged", "contact.engagement >= 1")
     segments.save("gone quiet", "contact.last_interaction < 30 days ago")
-    segments.save("never", "not contact.last_interaction > \"2000-01-01\"")
+    segments.save("never", 'not contact.last_interaction > "2000-01-01"')
     assert names(segments.run("engaged")) == ["Bob"]  # Ada's events are 40 days old
     assert names(segments.run("gone quiet")) == ["Ada"]
     assert names(segments.run("never")) == []  # no interaction: comparisons are false

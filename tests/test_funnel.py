@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmkit_funnel.company import convert_account
 from support import FrozenClock, PackPlugin, snapshot
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import ConfigError, PolicyError, ValidationError
 from crmkit.portal import Portal
 from crmkit.storage.models import EventRow, PortalCredentialRow
-from crmkit_funnel.company import convert_account
 
 
 class Inbox:
@@ -78,7 +78,10 @@ def test_a_backward_move_is_refused_and_changes_nothing(
 
 
 def test_a_rule_cannot_move_a_role_back(db_url: str, tmp_path: Path) -> None:
-    demote = "rules:\n  - name: demote\n    when: event.kind == demote\n    then: [{set: {role: lead}}]\n"
+    demote = (
+        "rules:\n  - name: demote\n    when: event.kind == demote\n"
+        "    then: [{set: {role: lead}}]\n"
+    )
     crm = CRM(db_url, plugins=[PackPlugin(tmp_path, {"demoter": demote}, facets=())])
     crm.migrate()
     tenant = crm.configure_tenant("t", ["funnel", "demoter"])
@@ -127,7 +130,9 @@ def test_becoming_a_prospect_creates_credentials_with_a_hashed_one_time_token(
     assert portal.set_password("ada@example.com", token, "correct horse") == contact
     with shop.crm.db.connect() as conn:
         stored = conn.execute(sa.select(PortalCredentialRow)).one()
-    assert stored.password_hash.startswith("scrypt$") and "correct horse" not in stored.password_hash
+    assert (
+        stored.password_hash.startswith("scrypt$") and "correct horse" not in stored.password_hash
+    )
     assert stored.token_hash is None
     assert portal.authenticate("ada@example.com", "correct horse") == contact
     assert portal.may_log_in(contact)
@@ -199,11 +204,13 @@ def test_only_clients_can_be_assigned_to_projects(shop: Tenant) -> None:
 
 def test_ingest_counts_a_refused_event_as_failed_and_stores_nothing_of_it(shop: Tenant) -> None:
     contact = add(shop)
-    summary = shop.ingest([
-        {"id": "1", "contact": contact, "kind": "invoice_sent"},
-        {"id": "2", "contact": contact, "kind": "contract_signed"},
-        {"id": "3", "contact": contact, "kind": "invoice_sent"},
-    ])
+    summary = shop.ingest(
+        [
+            {"id": "1", "contact": contact, "kind": "invoice_sent"},
+            {"id": "2", "contact": contact, "kind": "contract_signed"},
+            {"id": "3", "contact": contact, "kind": "invoice_sent"},
+        ]
+    )
     assert (summary.applied, summary.failed) == (2, 1)
     assert "invoice_sent refused" in summary.errors[0]
     with shop.crm.db.connect() as conn:

@@ -11,7 +11,7 @@ import pytest
 from support import PackPlugin, snapshot
 
 from crmkit import CRM, hookimpl, hookspecs
-from crmkit.errors import PolicyError
+from crmkit.errors import NotFoundError, PolicyError
 from crmkit.rules.actions import ActionSpec, AddScore, Change, RuleContext, SetFacet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,3 +116,98 @@ def test_notifications_after_commit(db_url: str) -> None:
         ("recorded", ("e1", ["hot_lead"])),
         ("recorded", ("e2", ["client"])),
     ]
+
+
+def test_permit_refuses_an_event_before_anything_is_written(db_url: str) -> None:
+    class NoMailOnSunday:
+        @hookimpl
+        def crmkit_permit(self, tenant: str, contact: dict[str, Any], activity: str) -> str | None:
+            if activity == "newsletter_sent" and "unsubscribed" in contact["tags"]:
+                return "the contact unsubscribed"
+            return None
+
+    crm = CRM(db_url, plugins=[NoMailOnSunday()])
+    crm.migrate()
+    tenant = crm.configure_tenant("t", ["17hats"])
+    contact = tenant.add_contact({"first_name": "A", "tags": ["unsubscribed"]}).id
+    before = snapshot(crm)
+    with pytest.raises(PolicyError, match="newsletter_sent refused: the contact unsubscribed"):
+        tenant.record_event(contact, "newsletter_sent")
+    assert snapshot(crm) == before
+    assert tenant.record_event(contact, "lead_form_submitted").status == "applied"
+
+
+def test_on_changes_runs_in_the_transaction_and_can_change_other_contacts(db_url: str) -> None:
+    from crmkit.changes import ChangeContext
+    from crmkit.rules.actions import AddTag
+
+    class Referrals:
+        """A client's referrer gets tagged, in the same transaction."""
+
+        @hookimpl
+        def crmkit_on_changes(
+            self, tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
+        ) -> None:
+            for t in transitions:
+                if t["name"] == "contact_type" and t["new"] == "client":
+                    referrer = context.settings.get("referrer")
+                    context.apply([referrer], [AddTag("referred-a-client")], like=t)
+                    context.notify(referrer, "thank_you", {"client": t["contact_id"]})
+
+    crm = CRM(db_url, plugins=[Referrals()])
+    crm.migrate()
+    tenant = crm.configure_tenant("t", ["17hats"])
+    referrer = tenant.add_contact({"first_name": "R"}).id
+    client = tenant.add_contact({"first_name": "C", "facets": {"contact_type": "hot_lead"}}).id
+    tenant.update_settings({"referrer": referrer})
+    tenant.record_event(client, "invoice_sent", id="inv")
+    assert tenant.get_contact(referrer).tags == ["referred-a-client"]
+    [tag] = tenant.explain(referrer, "tags")
+    assert (tag.cause, tag.event_id) == ("17hats@1.0.0:hot lead becomes a client", "inv")
+    # A referrer that does not exist aborts the whole write: the event is not kept.
+    tenant.update_settings({"referrer": 999})
+    other = tenant.add_contact({"first_name": "D", "facets": {"contact_type": "hot_lead"}}).id
+    before = snapshot(crm)
+    with pytest.raises(NotFoundError, match="contact 999"):
+        tenant.record_event(other, "invoice_sent")
+    assert snapshot(crm) == before
+
+
+def test_register_commands_adds_to_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from crmkit.cli.context import CrmGroup, current_tenant
+
+    @click.command("count")
+    def count() -> None:
+        """How many contacts."""
+        click.echo(len(current_tenant().list_contacts()))
+
+    class Counter:
+        @hookimpl
+        def crmkit_register_commands(self, cli: click.Group) -> None:
+            cli.add_command(count)
+
+    monkeypatch.setattr("crmkit.plugins.entry_points", lambda group: [], raising=True)
+    from crmkit import plugins
+
+    original = plugins.build_plugin_manager
+    monkeypatch.setattr(plugins, "build_plugin_manager", lambda *a, **k: original([Counter()], **k))
+
+    @click.group(cls=CrmGroup)
+    @click.option("--db")
+    @click.pass_context
+    def app(ctx: click.Context, db: str) -> None:
+        from crmkit.cli.context import Context
+
+        ctx.obj = Context(db, "t", True)
+
+    crm = CRM(f"sqlite:///{tmp_path / 'c.db'}", load_entry_points=False)
+    crm.migrate()
+    crm.configure_tenant("t", []).add_contact({"first_name": "A"})
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{tmp_path / 'c.db'}", "count"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1"
