@@ -195,5 +195,169 @@ def test_demo_builds_a_tenant_and_explains_a_transition(
     assert (tmp_path / "crmkit-demo.db").exists()
     again = runner.invoke(cli, ["demo", "--json"], catch_exceptions=False)
     data = json.loads(again.stdout)
-    assert data["summary"]["applied"] == 11
+    assert data["summary"]["applied"] == 13
+    assert data["packs"] == ["17hats", "funnel", "contacts"]
+    assert data["groups"] == {"Aerospace": ["Katherine", "Margaret"]}
+    assert data["segments"] == {"web leads": ["Alan", "Barbara"]}
+    facets = {c["first_name"]: c["facets"] for c in data["contacts"]}
+    assert facets["Grace"] == {
+        "contact_type": "client",
+        "role": "client",
+        "lead_status": "converted",
+    }
     assert data["explained"]["transitions"][-1]["new"] == "client"
+
+
+@pytest.fixture
+def studio(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRMKIT_TENANT", "studio")
+
+    def invoke(*args: str, code: int = 0, input: str | None = None) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False, input=input)
+        assert result.exit_code == code, result.output + result.stderr
+        return result.stdout if code == 0 else result.stderr
+
+    invoke("init", "--packs", "17hats,funnel,contacts")
+    return invoke
+
+
+def test_pack_commands_for_pages_groups_segments_and_conversion(studio) -> None:  # type: ignore[no-untyped-def]
+    studio(
+        "contact",
+        "add",
+        "--first-name",
+        "bob",
+        "--industry",
+        "Retail",
+        "--city",
+        "Leeds",
+        "--facet",
+        "contact_type=client",
+    )
+    studio(
+        "contact",
+        "add",
+        "--first-name",
+        "Ada",
+        "--industry",
+        "Aerospace",
+        "--lead-source",
+        "web",
+        "--facet",
+        "contact_type=hot_lead",
+    )
+    page = json.loads(studio("17hats", "contacts", "--json"))
+    assert [(g["letter"], [c["first_name"] for c in g["contacts"]]) for g in page] == [
+        ("A", ["Ada"]),
+        ("B", ["bob"]),
+    ]
+    assert "Ada" in studio("17hats", "contacts", "--type", "hot_lead")
+    leads = json.loads(studio("17hats", "leads", "--json"))
+    assert [c["first_name"] for c in leads["new"]] == ["Ada"]
+    assert [
+        c["first_name"] for c in json.loads(studio("17hats", "leads", "--all", "--json"))["all"]
+    ] == ["Ada"]
+    studio("group", "create", "Aero")
+    assert (
+        json.loads(
+            studio("group", "add", "Aero", "--where", 'contact.industry == "Aerospace"', "--json")
+        )["added"]
+        == 1
+    )
+    studio("group", "add", "Aero", "1")
+    assert [g["members"] for g in json.loads(studio("group", "list", "--json"))] == [2]
+    assert [c["first_name"] for c in json.loads(studio("group", "members", "Aero", "--json"))] == [
+        "bob",
+        "Ada",
+    ]
+    assert "group 'Nope' does not exist" in studio("group", "add", "Nope", "1", code=1)
+    studio("segment", "save", "web", 'contact.lead_source == "web"')
+    assert [c["first_name"] for c in json.loads(studio("segment", "run", "web", "--json"))] == [
+        "Ada"
+    ]
+    assert "ends too early" in studio("segment", "save", "bad", "contact.city ==", code=1)
+    assert "segment 'nope' does not exist" in studio("segment", "run", "nope", code=1)
+    converted = json.loads(studio("lead", "convert", "2", "--json"))
+    assert {c["name"]: c["new"] for c in converted["changes"]} == {
+        "contact_type": "client",
+        "role": "client",
+        "lead_status": "converted",
+    }
+    listed = json.loads(studio("contact", "list", "--location", "Leeds", "--json"))
+    assert [c["first_name"] for c in listed] == ["bob"]
+    assert (
+        json.loads(studio("contact", "list", "--facet", "lead_status=converted", "--json"))[0][
+            "first_name"
+        ]
+        == "Ada"
+    )
+    studio("noun", "Patient")
+    assert "2 Patients" in studio("contact", "list")
+
+
+def test_funnel_commands_portal_permissions_and_company_first(studio) -> None:  # type: ignore[no-untyped-def]
+    studio(
+        "contact",
+        "add",
+        "--first-name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--account",
+        "Engines",
+    )
+    studio("contact", "add", "--first-name", "Bob", "--account", "Engines")
+    assert (
+        json.loads(studio("portal", "status", "1", "--json"))["reason"]
+        == "a lead has no portal login"
+    )
+    assert "invoice_sent refused" in studio(
+        "event", "record", "--contact", "1", "--kind", "invoice_sent", code=1
+    )
+    assert json.loads(studio("funnel", "can", "1", "invoice_sent", "--json"))["allowed"] is False
+    studio("contact", "set", "1", "role", "client")
+    assert "'client' to 'lead' is refused" in studio("contact", "set", "1", "role", "lead", code=1)
+    invite = json.loads(studio("portal", "invite", "1", "--json"))
+    studio(
+        "portal",
+        "set-password",
+        invite["username"],
+        "--token",
+        invite["token"],
+        "--password",
+        "correct horse",
+    )
+    assert "ok: ada@example.com is contact 1" in studio(
+        "portal", "login", "ada@example.com", "--password", "correct horse"
+    )
+    assert "wrong username or password" in studio(
+        "portal", "login", "ada@example.com", "--password", "nope nope", code=1
+    )
+    assert "not in Company First mode" in studio(
+        "funnel", "convert-account", "Engines", "client", code=1
+    )
+    studio("settings", "set", "company_first", "true")
+    assert json.loads(studio("settings", "show", "--json"))["company_first"] is True
+    studio("contact", "add", "--first-name", "Cy", "--account", "Orbit")
+    changes = json.loads(studio("funnel", "convert-account", "Orbit", "prospect", "--json"))
+    assert [c["new"] for c in changes] == ["prospect"]
+    accounts = json.loads(studio("account", "list", "--json"))
+    assert [(a["name"], a["contacts"]) for a in accounts] == [("Engines", [1, 2]), ("Orbit", [3])]
+
+
+def test_project_commands(studio) -> None:  # type: ignore[no-untyped-def]
+    studio("contact", "add", "--first-name", "Ada", "--facet", "role=client")
+    studio("contact", "add", "--first-name", "Pia")
+    created = json.loads(
+        studio("project", "add", "Wedding", "--primary", "1", "--related", "2=planner", "--json")
+    )
+    assert created["related"] == [{"contact": 2, "role": "planner"}]
+    assert "only a client may receive being assigned to a project" in studio(
+        "project", "add", "Shoot", "--primary", "2", code=1
+    )
+    assert [
+        p["name"] for p in json.loads(studio("project", "list", "--contact", "2", "--json"))
+    ] == ["Wedding"]
+    assert json.loads(studio("project", "show", "1", "--json"))["primary_contact"] == 1

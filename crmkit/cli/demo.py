@@ -1,4 +1,8 @@
-"""``crmkit demo``: a demo tenant built from sample data shipped in the package."""
+"""``crmkit demo``: a demo tenant built from sample data shipped in the package.
+
+It composes the three first-party packs (17hats, funnel, contacts), runs the sample
+events through their rules, and shows the result.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from crmkit.cli.output import coloured, console, print_json
+from crmkit.cli.output import coloured, console, facet_colours, print_json
 from crmkit.errors import ConfigError
 from crmkit.templating import render_pack_template
 
 DEMO_FILE = "crmkit-demo.db"
 DEMO_TENANT = "demo"
+DEMO_PACKS = ["17hats", "funnel", "contacts"]
 
 
 def _sample(name: str) -> Any:
@@ -25,6 +30,9 @@ def _sample(name: str) -> Any:
 
 def run_demo(db: str | None, as_json: bool) -> None:
     """Build the demo in ``db`` (which must be fresh) or in ./crmkit-demo.db (recreated)."""
+    from crmkit_contacts.groups import Groups
+    from crmkit_contacts.segments import Segments
+
     from crmkit.core import CRM
 
     if db is None:
@@ -36,14 +44,17 @@ def run_demo(db: str | None, as_json: bool) -> None:
     crm.migrate()
     if crm.tenant_names():
         raise ConfigError(f"the demo needs a fresh database, and {db!r} already has tenants")
-    tenant = crm.configure_tenant(DEMO_TENANT, ["17hats"])
+    tenant = crm.configure_tenant(DEMO_TENANT, DEMO_PACKS)
     for contact in _sample("contacts.json"):
         tenant.add_contact(contact, actor="demo")
     summary = tenant.ingest(_sample("events.json"))
+    groups = Groups(tenant)
+    groups.create("Aerospace", "contacts in aerospace")
+    groups.add_matching("Aerospace", 'contact.industry == "Aerospace"')
+    Segments(tenant).save("web leads", 'contact.lead_source == "web" and contact.role == lead')
     contacts = tenant.list_contacts()
-    facet = next(f for f in tenant.facet_table() if f["name"] == "contact_type")
-    colours = {v["name"]: v["colour"] for v in facet["values"]}
-    labels = {v["name"]: v["label"] for v in facet["values"]}
+    colours = facet_colours(tenant)
+    labels = {f["name"]: {v["name"]: v["label"] for v in f["values"]} for f in tenant.facet_table()}
     # The explained contact: the first one a rule moved twice (hot lead, then client).
     explained_id = next(
         c.id
@@ -54,34 +65,39 @@ def run_demo(db: str | None, as_json: bool) -> None:
     last = transitions[-1]
     chosen = tenant.get_contact(explained_id)
     with crm.db.connect() as conn:
-        pack = tenant.runtime(conn).packs[0]
+        hats = tenant.runtime(conn).packs[0]
     sentence = render_pack_template(
-        pack,
+        hats,
         "contact_card.txt.j2",
         contact=chosen.model_dump(),
-        type_label=labels[chosen.facets["contact_type"]],
+        type_label=labels["contact_type"][chosen.facets["contact_type"]],
         reason=f"rule {last.cause} fired on event {last.event_id}",
     ).strip()
+    aerospace = [c.first_name for c in groups.members("Aerospace")]
+    web_leads = [c.first_name for c in Segments(tenant).run("web leads")]
     if as_json:
         print_json(
             {
                 "database": db,
                 "tenant": DEMO_TENANT,
+                "packs": DEMO_PACKS,
                 "summary": summary,
                 "contacts": contacts,
+                "groups": {"Aerospace": aerospace},
+                "segments": {"web leads": web_leads},
                 "explained": {"contact": explained_id, "transitions": transitions},
             }
         )
         return
-    console.rule(f"crmkit demo: tenant {DEMO_TENANT!r} with pack 17hats")
-    table = Table("id", "name", "account", "contact type", title="contacts after the sample events")
+    console.rule(f"crmkit demo: tenant {DEMO_TENANT!r} with packs {', '.join(DEMO_PACKS)}")
+    facets = ["contact_type", "role", "lead_status"]
+    table = Table("id", "name", "account", *facets, title="contacts after the sample events")
     for c in contacts:
-        value = c.facets["contact_type"]
         table.add_row(
             str(c.id),
             f"{c.first_name} {c.last_name}",
             c.account or "-",
-            coloured(labels[value], colours[value]),
+            *(coloured(labels[f][c.facets[f]], colours[f][c.facets[f]]) for f in facets),
         )
     console.print(table)
     counts = Counter(c.facets["contact_type"] for c in contacts)
@@ -89,22 +105,31 @@ def run_demo(db: str | None, as_json: bool) -> None:
     for i, (value, count) in enumerate(sorted(counts.items())):
         if i:
             line.append(", ")
-        line.append_text(coloured(f"{labels[value]} {count}", colours[value]))
+        line.append_text(
+            coloured(f"{labels['contact_type'][value]} {count}", colours["contact_type"][value])
+        )
     console.print(line)
     console.print(
         f"{summary.total} sample events: {summary.applied} applied, "
-        f"{summary.changes} automatic changes"
+        f"{summary.changes} automatic changes",
+        markup=False,
     )
-    console.rule(f"why is contact {explained_id} a {labels[chosen.facets['contact_type']]}?")
+    console.print(f"group Aerospace (from a filter): {', '.join(aerospace)}", markup=False)
+    console.print(f"segment 'web leads' (evaluated now): {', '.join(web_leads)}", markup=False)
+    console.rule(
+        f"why is contact {explained_id} a {labels['contact_type'][chosen.facets['contact_type']]}?"
+    )
     for t in transitions:
         console.print(
             Text.assemble(
                 f"  {t.at:%Y-%m-%d %H:%M}  ",
-                coloured(t.old or "-", colours.get(t.old or "", "grey")),
+                coloured(t.old or "-", colours["contact_type"].get(t.old or "", "grey")),
                 " -> ",
-                coloured(t.new or "-", colours.get(t.new or "", "grey")),
+                coloured(t.new or "-", colours["contact_type"].get(t.new or "", "grey")),
                 f"  by {t.cause}" + (f" (event {t.event_id})" if t.event_id else ""),
             )
         )
-    console.print(sentence)
-    console.print(f"\nexplore it: crmkit --db {db} --tenant {DEMO_TENANT} contact list")
+    console.print(sentence, markup=False)
+    console.print(
+        f"\nexplore it: crmkit --db {db} --tenant {DEMO_TENANT} contact list", markup=False
+    )
