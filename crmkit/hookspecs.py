@@ -9,7 +9,7 @@ See docs/hooks.md for a worked example of each hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -79,15 +79,16 @@ def crmkit_guard_change(
 
 
 @hookspec(firstresult=True)
-def crmkit_permit(tenant: str, contact: dict[str, Any], activity: str) -> str | None:
+def crmkit_permit(tenant: str, contact: Mapping[str, Any], activity: str) -> str | None:
     """May ``activity`` happen for ``contact``?
 
     Called before anything is written: ``activity`` is the kind of an event about to be
     recorded (``"invoice_sent"``...), or ``"project"`` when the contact is about to become
-    a project's primary or related contact. ``contact`` is the contact as it is (facets,
-    score, tags, fields...). Return a reason to refuse: crmkit raises
-    :class:`crmkit.errors.PolicyError` with it and writes nothing (a batch ingest counts
-    the event as failed). Stops at the first non-``None`` result.
+    a project's primary contact. ``contact`` is a read-only mapping of the contact as it
+    is (id, names, facets, score, tags, fields...), each key worked out when first read:
+    this runs for every event, so look at ``activity`` first. Return a reason to
+    refuse: crmkit raises :class:`crmkit.errors.PolicyError` with it and writes nothing (a
+    batch ingest counts the event as failed). Stops at the first non-``None`` result.
     """
 
 

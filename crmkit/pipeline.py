@@ -10,7 +10,7 @@ raises leaves no trace but the failed event itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -159,6 +159,10 @@ class ContactState:
             "tags": sorted(self.tags),
         }
 
+    def view(self) -> ContactView:
+        """A read-only mapping like :meth:`snapshot` that computes each key on first use."""
+        return ContactView(self)
+
     def set_facet(self, facet: str, value: str) -> None:
         if facet not in self.changed_facets:
             self.changed_facets[facet] = self.facets.get(facet)
@@ -192,6 +196,45 @@ class ContactState:
         self.changed_facets = {}
         self.tags_added = set()
         self.tags_removed = set()
+
+
+class ContactView(Mapping[str, Any]):
+    """The contact as hooks see it, built key by key: a hook that reads only the facets
+    does not pay for copying tags or parsing fields, and it runs once per event."""
+
+    _KEYS = (
+        "id",
+        "first_name",
+        "last_name",
+        *PROFILE_FIELDS,
+        "account",
+        "archived",
+        "score",
+        "fields",
+        "facets",
+        "tags",
+    )
+
+    def __init__(self, state: ContactState) -> None:
+        self._state = state
+
+    def __getitem__(self, key: str) -> Any:
+        state = self._state
+        if key == "facets":
+            return dict(state.facets)
+        if key == "tags":
+            return sorted(state.tags)
+        if key == "fields":
+            return dict(state.fields)
+        if key in self._KEYS:
+            return state.attribute(key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
 
 
 def _fields_as_text(conn: Connection, column: Any) -> Any:

@@ -165,7 +165,7 @@ class Tenant:
             return None
 
         def check(state: ContactState, activity: str) -> str | None:
-            reason = hook(tenant=self.name, contact=state.snapshot(), activity=activity)
+            reason = hook(tenant=self.name, contact=state.view(), activity=activity)
             return f"contact {state.id}: {activity} refused: {reason}" if reason else None
 
         return check

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,9 @@ def test_notifications_after_commit(db_url: str) -> None:
 def test_permit_refuses_an_event_before_anything_is_written(db_url: str) -> None:
     class NoMailOnSunday:
         @hookimpl
-        def crmkit_permit(self, tenant: str, contact: dict[str, Any], activity: str) -> str | None:
+        def crmkit_permit(
+            self, tenant: str, contact: Mapping[str, Any], activity: str
+        ) -> str | None:
             if activity == "newsletter_sent" and "unsubscribed" in contact["tags"]:
                 return "the contact unsubscribed"
             return None

@@ -77,7 +77,9 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 
 @hookimpl
 def crmkit_permit(tenant: str, contact: dict[str, Any], activity: str) -> str | None:
-    role = contact.get("facets", {}).get("role")
+    if activity not in PERMISSIONS:  # checked first: this runs for every event
+        return None
+    role = contact["facets"].get("role")
     if role is None:  # the tenant does not use this pack
         return None
     return refusal(role, activity)
