@@ -23,6 +23,9 @@ from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make
 from crmkit.storage.models import ContactFacetRow, ContactRow, CounterRow, TenantPackRow, TenantRow
 from crmkit.tenant import Tenant
 
+# Answers whether a contact may receive an activity: a reason refuses it.
+PermitCheck = Callable[[str, Mapping[str, Any]], "str | None"]
+
 
 class CRM:
     """A CRM composed from the installed plugins, on one database.
@@ -52,6 +55,8 @@ class CRM:
         self.facets = FacetRegistry()
         self.actions = ActionRegistry()
         self.packs = PackRegistry()
+        # Activity (event kind, "project" or "*") to the checks that may refuse it.
+        self.permits: dict[str, list[PermitCheck]] = {}
         self._collect_registrations()
         self.schema = Schema(facets={f.name: f.value_names for f in self.facets})
         self.db = make_engine(url, **engine_options)
@@ -93,9 +98,17 @@ class CRM:
         def add_pack(pack: Pack, provider: str) -> None:
             self.packs.register(pack, provider)
 
+        def add_permit(activity: str, check: PermitCheck, provider: str) -> None:
+            if not isinstance(activity, str) or not activity or not callable(check):
+                raise PluginError(
+                    f"plugin {provider!r} registered a bad permit ({activity!r}, {check!r})"
+                )
+            self.permits.setdefault(activity, []).append(check)
+
         self._run_register_hook("crmkit_register_facets", add_facet)
         self._run_register_hook("crmkit_register_actions", add_action)
         self._run_register_hook("crmkit_register_packs", add_pack)
+        self._run_register_hook("crmkit_register_permits", add_permit)
         for pack in self.packs.all():
             for name in pack.facets:
                 if name not in self.facets:

@@ -78,17 +78,21 @@ def crmkit_guard_change(
     """
 
 
-@hookspec(firstresult=True)
-def crmkit_permit(tenant: str, contact: Mapping[str, Any], activity: str) -> str | None:
-    """May ``activity`` happen for ``contact``?
+@hookspec
+def crmkit_register_permits(
+    register: Callable[[str, Callable[[str, Mapping[str, Any]], str | None]], None],
+) -> None:
+    """Register checks that may refuse an activity for a contact.
 
-    Called before anything is written: ``activity`` is the kind of an event about to be
-    recorded (``"invoice_sent"``...), or ``"project"`` when the contact is about to become
-    a project's primary contact. ``contact`` is a read-only mapping of the contact as it
-    is (id, names, facets, score, tags, fields...), each key worked out when first read:
-    this runs for every event, so look at ``activity`` first. Return a reason to
-    refuse: crmkit raises :class:`crmkit.errors.PolicyError` with it and writes nothing (a
-    batch ingest counts the event as failed). Stops at the first non-``None`` result.
+    Called once when the CRM is built. ``register(activity, check)``: ``activity`` is an
+    event kind (``"invoice_sent"``...), ``"project"`` (becoming a project's primary
+    contact) or ``"*"`` (every activity). Before anything is written, crmkit calls
+    ``check(tenant, contact)`` for the activity's checks; ``contact`` is a read-only
+    mapping of the contact (id, names, facets, score, tags, fields...). A check returns a
+    reason to refuse: crmkit raises :class:`crmkit.errors.PolicyError` with it and writes
+    nothing (a batch ingest counts the event as failed); ``None`` lets it pass. Only the
+    checks registered for an event's kind run, so unrelated events cost nothing.
+    All implementations run.
     """
 
 

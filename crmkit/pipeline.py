@@ -41,7 +41,7 @@ Guard = Callable[[int, Change, str], "str | None"]
 # Called inside the transaction with the transitions just written (crmkit_on_changes).
 # The second list holds the ids of contacts created by the write.
 AfterChanges = Callable[[Connection, list[dict[str, Any]], list[int]], None]
-# Asks crmkit_permit whether an event kind may happen to a contact: a reason refuses it.
+# Asks the registered permit checks whether an event kind may happen to a contact.
 Permit = Callable[["ContactState", str], "str | None"]
 _SCALARS = (str, int, float, bool)
 

@@ -159,14 +159,22 @@ class Tenant:
         outbox.clear()
 
     def permit_check(self) -> Permit | None:
-        """The ``crmkit_permit`` question as a function, or None when no plugin answers."""
-        hook = self.crm.pm.hook.crmkit_permit
-        if not hook.get_hookimpls():
+        """The registered permit checks as one function, or None when there are none."""
+        permits = self.crm.permits
+        if not permits:
             return None
+        everything = permits.get("*", [])
 
         def check(state: ContactState, activity: str) -> str | None:
-            reason = hook(tenant=self.name, contact=state.view(), activity=activity)
-            return f"contact {state.id}: {activity} refused: {reason}" if reason else None
+            checks = permits.get(activity, [])
+            if not checks and not everything:
+                return None
+            view = state.view()
+            for one in (*checks, *everything):
+                reason = one(self.name, view)
+                if reason:
+                    return f"contact {state.id}: {activity} refused: {reason}"
+            return None
 
         return check
 

@@ -118,15 +118,14 @@ def test_notifications_after_commit(db_url: str) -> None:
     ]
 
 
-def test_permit_refuses_an_event_before_anything_is_written(db_url: str) -> None:
+def test_register_permits_refuses_an_event_before_anything_is_written(db_url: str) -> None:
     class NoMailOnSunday:
         @hookimpl
-        def crmkit_permit(
-            self, tenant: str, contact: Mapping[str, Any], activity: str
-        ) -> str | None:
-            if activity == "newsletter_sent" and "unsubscribed" in contact["tags"]:
-                return "the contact unsubscribed"
-            return None
+        def crmkit_register_permits(self, register: Callable[..., None]) -> None:
+            def unsubscribed(tenant: str, contact: Mapping[str, Any]) -> str | None:
+                return "the contact unsubscribed" if "unsubscribed" in contact["tags"] else None
+
+            register("newsletter_sent", unsubscribed)
 
     crm = CRM(db_url, plugins=[NoMailOnSunday()])
     crm.migrate()

@@ -4,13 +4,14 @@
 * Becoming a prospect (or a client straight from lead) creates portal credentials: a
   username and a one-time, expiring set-password token, delivered as a
   ``portal_invitation`` notice (``crmkit_on_notice``).
-* What a role may receive: see :data:`PERMISSIONS` (checked through ``crmkit_permit``).
+* What a role may receive: see :data:`PERMISSIONS` (checks registered through
+  ``crmkit_register_permits``).
 * Company First mode (tenant setting ``company_first``): see :mod:`crmkit_funnel.company`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
 
@@ -75,14 +76,20 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
     )
 
 
+def _checker(activity: str) -> Callable[[str, Mapping[str, Any]], str | None]:
+    def check(tenant: str, contact: Mapping[str, Any]) -> str | None:
+        role = contact["facets"].get("role")
+        return None if role is None else refusal(role, activity)  # None: no funnel here
+
+    return check
+
+
 @hookimpl
-def crmkit_permit(tenant: str, contact: dict[str, Any], activity: str) -> str | None:
-    if activity not in PERMISSIONS:  # checked first: this runs for every event
-        return None
-    role = contact["facets"].get("role")
-    if role is None:  # the tenant does not use this pack
-        return None
-    return refusal(role, activity)
+def crmkit_register_permits(
+    register: Callable[[str, Callable[[str, Mapping[str, Any]], str | None]], None],
+) -> None:
+    for activity in PERMISSIONS:
+        register(activity, _checker(activity))
 
 
 @hookimpl
