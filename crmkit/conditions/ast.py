@@ -52,6 +52,17 @@ class Has:
 
 
 @dataclass(frozen=True)
+class History:
+    """The contact has (or, negated, has not) a recorded event matching ``condition``
+    (on ``event.kind`` and ``event.data.*``) within the last ``within`` (any time if
+    None). Searches only."""
+
+    condition: Node | None
+    within: Ago | None
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple[Node, ...]
 
@@ -61,7 +72,7 @@ class Or:
     items: tuple[Node, ...]
 
 
-Node = Compare | In | Has | And | Or
+Node = Compare | In | Has | History | And | Or
 
 
 def negate(node: Node) -> Node:
@@ -72,6 +83,8 @@ def negate(node: Node) -> Node:
         return In(node.path, node.values, not node.negated)
     if isinstance(node, Has):
         return Has(node.path, node.value, not node.negated)
+    if isinstance(node, History):
+        return History(node.condition, node.within, not node.negated)
     if isinstance(node, And):
         return Or(tuple(negate(item) for item in node.items))
     return And(tuple(negate(item) for item in node.items))
@@ -81,6 +94,8 @@ def paths(node: Node) -> set[str]:
     """Every path the condition reads."""
     if isinstance(node, (And, Or)):
         return set().union(*(paths(item) for item in node.items))
+    if isinstance(node, History):
+        return set()  # searches only: never part of a rule's fact
     return {node.path}
 
 

@@ -17,7 +17,7 @@ from lark import Lark, Token, Transformer, UnexpectedEOF, UnexpectedInput
 from lark.exceptions import UnexpectedToken, VisitError
 
 from crmkit.clock import as_utc
-from crmkit.conditions.ast import Ago, And, Compare, Has, In, Node, Or, Scalar, negate
+from crmkit.conditions.ast import Ago, And, Compare, Has, History, In, Node, Or, Scalar, negate
 from crmkit.contact_fields import COMPUTED_ATTRIBUTES, CONTACT_ATTRIBUTES
 from crmkit.errors import ConditionError
 
@@ -47,6 +47,9 @@ class _Builder(Transformer[Token, Any]):
         super().__init__()
         self.text = text
         self.schema = schema
+        # In a search, event paths may only appear inside a history test; the columns of
+        # the ones seen so far, checked when the whole condition is built.
+        self.search_event_paths: dict[str, int] = {}
 
     def _fail(self, token: Token, reason: str) -> ConditionError:
         return ConditionError(self.text, reason, token.column)
@@ -86,7 +89,7 @@ class _Builder(Transformer[Token, Any]):
             raise self._fail(path, f"'... ago' only compares with a time, and {name} is not one")
         if root == "event":
             if not self.schema.events:
-                raise self._fail(path, "event paths are only allowed in rules")
+                self.search_event_paths.setdefault(name, path.column or 1)
             if name == "event.kind":
                 if op not in EQUALITY_OPS | {"in"}:
                     raise self._fail(path, f"event.kind does not support {op!r}")
@@ -185,6 +188,28 @@ class _Builder(Transformer[Token, Any]):
     def not_has(self, items: list[Any]) -> Node:
         return self._has(items, True)
 
+    def window(self, items: list[Token]) -> Ago:
+        return self.ago(items)
+
+    def history(self, items: list[Any]) -> Node:
+        keyword: Token = items[0]
+        condition = next((i for i in items[1:] if not isinstance(i, Ago) and i is not None), None)
+        within = next((i for i in items[1:] if isinstance(i, Ago)), None)
+        if self.schema.events:
+            raise self._fail(keyword, f"{keyword} is for searches; rules see one event at a time")
+        if condition is not None:
+            outside = sorted(p for p in _all_paths(condition) if not p.startswith("event."))
+            if outside:
+                raise self._fail(
+                    keyword,
+                    f"inside {keyword}(...) only event.kind and event.data.* apply, "
+                    f"not {outside[0]}",
+                )
+        if str(keyword) == "engaged":
+            engagement = Compare("event.kind", "==", "engagement")
+            condition = engagement if condition is None else And((engagement, condition))
+        return History(condition, within)
+
     def and_(self, items: list[Node]) -> Node:
         return items[0] if len(items) == 1 else And(tuple(items))
 
@@ -210,10 +235,30 @@ def parse_condition(text: str, schema: Schema | None = None) -> Node:
     except UnexpectedInput as exc:
         snippet = text[max(exc.column - 1, 0) : exc.column + 9]
         raise ConditionError(text, f"unexpected input near {snippet!r}", exc.column) from None
+    builder = _Builder(text, schema or Schema())
     try:
-        node: Node = _Builder(text, schema or Schema()).transform(tree)
+        node: Node = builder.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, ConditionError):
             raise exc.orig_exc from None
         raise
+    stray = sorted(_all_paths(node, outside_history=True) & set(builder.search_event_paths))
+    if stray:
+        raise ConditionError(
+            text,
+            f"{stray[0]}: event paths are only allowed in rules, or inside engaged(...) and "
+            "had_event(...) in searches",
+            builder.search_event_paths[stray[0]],
+        )
     return node
+
+
+def _all_paths(node: Node, outside_history: bool = False) -> set[str]:
+    """Every path in the condition (only those outside history tests if asked)."""
+    if isinstance(node, (And, Or)):
+        return set().union(*(_all_paths(item, outside_history) for item in node.items))
+    if isinstance(node, History):
+        if outside_history or node.condition is None:
+            return set()
+        return _all_paths(node.condition)
+    return {node.path}

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from crmkit.clock import utc_now
-from crmkit.conditions.ast import Ago, And, Compare, Has, In, Node, Or, Scalar
+from crmkit.conditions.ast import Ago, And, Compare, Has, History, In, Node, Or, Scalar
 from crmkit.contact_fields import CONTACT_ATTRIBUTES, ENGAGEMENT_DAYS
 from crmkit.storage.models import (
     AccountRow,
@@ -86,6 +86,35 @@ def _facet(path: str, condition: ColumnElement[bool], scope: TenantScope) -> Col
     )
 
 
+def _event_column(path: str, sample: Scalar) -> Any:
+    e = EventRow.__table__.c
+    if path == "event.kind":
+        return e.kind
+    parts = path.split(".")[2:]
+    element = e.data[tuple(parts)] if len(parts) > 1 else e.data[parts[0]]
+    if isinstance(sample, bool):
+        return element.as_boolean()
+    if isinstance(sample, (int, float)):
+        return element.as_float()
+    return element.as_string()
+
+
+def _event_sql(node: Node, now: datetime) -> ColumnElement[bool]:
+    """A condition on ``event.kind`` / ``event.data.*`` as SQL over the events table."""
+    if isinstance(node, And):
+        return and_(true(), *(_event_sql(part, now) for part in node.items))
+    if isinstance(node, Or):
+        return or_(false(), *(_event_sql(part, now) for part in node.items))
+    if isinstance(node, Compare):
+        return _compare(_event_column(node.path, node.value), node.op, node.value, now)
+    if isinstance(node, In):
+        column = _event_column(node.path, node.values[0])
+        if node.negated:
+            return and_(column.is_not(None), column.not_in(node.values))
+        return column.in_(node.values)  # type: ignore[no-any-return]
+    raise TypeError(f"not an event condition: {node!r}")
+
+
 def to_sql(
     node: Node,
     scope: TenantScope,
@@ -116,6 +145,15 @@ def to_sql(
             found = exists().where(
                 t.tenant_id == scope.tenant_id, t.contact_id == _C.id, t.tag == item.value
             )
+            return ~found if item.negated else found
+        if isinstance(item, History):
+            e = EventRow.__table__.c
+            where = [e.tenant_id == scope.tenant_id, e.contact_id == _C.id, e.status == "applied"]
+            if item.within is not None:
+                where += [e.occurred_at >= item.within.resolve(moment), e.occurred_at <= moment]
+            if item.condition is not None:
+                where.append(_event_sql(item.condition, moment))
+            found = exists().where(*where)
             return ~found if item.negated else found
         if isinstance(item, Compare):
             if is_facet(item.path):
