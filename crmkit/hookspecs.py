@@ -114,6 +114,17 @@ def crmkit_on_changes(
     """
 
 
+@hookspec
+def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
+    """Time passed: do work that depends on time (decay, expiry, rankings).
+
+    Called by ``crmkit tick`` (``Tenant.tick``) inside its transaction, before the tick
+    rules run; ``context.now`` is the tick's time (which may be given, for replays and
+    tests). Change contacts with ``context.apply`` so each change has a transition.
+    All implementations run.
+    """
+
+
 # ---------------------------------------------------------------- notifications
 # Called after the transaction committed, so an implementation sees durable data.
 # An exception here propagates to the caller; the data stays committed.

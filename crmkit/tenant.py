@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 from sqlalchemy import ColumnElement, Connection, func, update
 
 from crmkit.changes import ChangeContext, Notice, missing_contacts
+from crmkit.clock import as_utc
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ConfigError, NotFoundError, PolicyError, ValidationError
 from crmkit.facets import COLOURS
@@ -38,6 +40,7 @@ from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
+    from crmkit.ticking import TickSummary
 
 
 def validation_error(exc: pydantic.ValidationError, what: str) -> ValidationError:
@@ -97,52 +100,70 @@ class Tenant:
 
         return guard
 
-    def applier(self, runtime: TenantRuntime) -> ChangeApplier:
-        return ChangeApplier(runtime, self._guard(runtime), self.crm.clock())
+    def applier(self, runtime: TenantRuntime, now: datetime | None = None) -> ChangeApplier:
+        return ChangeApplier(runtime, self._guard(runtime), now or self.crm.clock())
 
-    def after_changes(self, runtime: TenantRuntime, outbox: list[Notice]) -> AfterChanges | None:
+    def change_context(
+        self,
+        conn: Connection,
+        runtime: TenantRuntime,
+        outbox: list[Notice],
+        *,
+        created: Sequence[int] = (),
+        now: datetime | None = None,
+    ) -> ChangeContext:
+        """The context plugins get inside a transaction (see ``crmkit_on_changes``)."""
+        scope = TenantScope(runtime.tenant_id)
+        moment = now or self.crm.clock()
+
+        def apply(
+            ids: Sequence[int], changes: Sequence[Change], cause_type: Any, like: dict[str, Any]
+        ) -> list[dict[str, Any]]:
+            states = load_states(conn, scope, ids)
+            missing_contacts(states, ids, self.name)
+            applier = self.applier(runtime, moment)
+            cause = Cause(
+                cause_type,
+                like.get("pack"),
+                like.get("pack_version"),
+                like.get("rule"),
+                like.get("actor"),
+                like.get("event_id"),
+            )
+            for contact_id in ids:
+                for change in changes:
+                    applier.apply(states[contact_id], change, cause)
+            persist(
+                conn,
+                scope,
+                states.values(),
+                applier.transitions,
+                after=self.after_changes(runtime, outbox, now=moment),
+            )
+            return applier.transitions
+
+        return ChangeContext(
+            tenant=self.name,
+            runtime=runtime,
+            connection=conn,
+            scope=scope,
+            now=moment,
+            settings=dict(runtime.settings),
+            created=list(created),
+            _apply=apply,
+            outbox=outbox,
+        )
+
+    def after_changes(
+        self, runtime: TenantRuntime, outbox: list[Notice], *, now: datetime | None = None
+    ) -> AfterChanges | None:
         """The ``crmkit_on_changes`` call for one write, or None when no plugin listens."""
         hook = self.crm.pm.hook.crmkit_on_changes
         if not hook.get_hookimpls():
             return None
 
         def after(conn: Connection, transitions: list[dict[str, Any]], created: list[int]) -> None:
-            scope = TenantScope(runtime.tenant_id)
-
-            def apply(
-                ids: Sequence[int],
-                changes: Sequence[Change],
-                cause_type: Any,
-                like: dict[str, Any],
-            ) -> list[dict[str, Any]]:
-                states = load_states(conn, scope, ids)
-                missing_contacts(states, ids, self.name)
-                applier = self.applier(runtime)
-                cause = Cause(
-                    cause_type,
-                    like.get("pack"),
-                    like.get("pack_version"),
-                    like.get("rule"),
-                    like.get("actor"),
-                    like.get("event_id"),
-                )
-                for contact_id in ids:
-                    for change in changes:
-                        applier.apply(states[contact_id], change, cause)
-                persist(conn, scope, states.values(), applier.transitions, after=after)
-                return applier.transitions
-
-            context = ChangeContext(
-                tenant=self.name,
-                runtime=runtime,
-                connection=conn,
-                scope=scope,
-                now=self.crm.clock(),
-                settings=dict(runtime.settings),
-                created=created,
-                _apply=apply,
-                outbox=outbox,
-            )
+            context = self.change_context(conn, runtime, outbox, created=created, now=now)
             hook(tenant=self.name, transitions=transitions, context=context)
 
         return after
@@ -662,6 +683,16 @@ class Tenant:
         if found is None:
             raise NotFoundError(f"account {name!r} does not exist in tenant {self.name!r}")
         return list(found["contacts"])
+
+    # ------------------------------------------------------------ time
+    def tick(self, now: datetime | None = None) -> TickSummary:
+        """Run what depends on time: plugins' time work, then the tick rules.
+
+        ``now`` defaults to the CRM's clock; give it to replay or test a moment.
+        """
+        from crmkit.ticking import tick
+
+        return tick(self, as_utc(now) if now else self.crm.clock())
 
     # ------------------------------------------------------------ events
     def record_event(

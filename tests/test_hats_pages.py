@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -136,3 +137,36 @@ def test_a_tenant_with_one_pack_is_unaffected_by_the_others(crm: CRM) -> None:
     assert facets(funnel, c) == {"role": "client"}
     hats.record_event(a, "invoice_sent")  # no funnel here: invoices are not restricted
     assert facets(hats, a) == {"contact_type": "other"}
+
+
+# ------------------------------------------------------------------ the tick
+def test_quiet_hot_leads_go_cold_at_the_tick(acme: Tenant, clock: FrozenClock) -> None:
+    quiet = add(acme, "Quinn", "hot_lead")
+    chatty = add(acme, "Chet", "hot_lead")
+    clock.advance(days=50)
+    acme.record_event(chatty, "email_opened")
+    clock.advance(days=11)  # Quinn: 61 quiet days; Chet: 11
+    summary = acme.tick()
+    assert summary.by_rule == {"17hats@1.0.0:quiet hot leads go cold": 1}
+    assert acme.get_contact(quiet).facets["contact_type"] == "cold_prospect"
+    assert acme.get_contact(chatty).facets["contact_type"] == "hot_lead"
+    [step] = acme.explain(quiet, "contact_type")[-1:]
+    assert (step.cause, step.event_id, step.at) == (
+        "17hats@1.0.0:quiet hot leads go cold",
+        None,
+        clock.now,
+    )
+    assert acme.tick().changes == 0
+
+
+def test_the_cold_after_days_setting_and_an_explicit_tick_time(
+    acme: Tenant, clock: FrozenClock
+) -> None:
+    lead = add(acme, "Lee", "hot_lead")
+    acme.update_settings({"hats_cold_after_days": 5})
+    assert acme.tick(clock.now + timedelta(days=4)).changes == 0
+    assert acme.tick(clock.now + timedelta(days=6)).changes == 1
+    assert acme.get_contact(lead).facets["contact_type"] == "cold_prospect"
+    acme.update_settings({"hats_cold_after_days": "5 or 1 == 1"})
+    with pytest.raises(PolicyError, match="must be a number or a word"):
+        acme.tick()

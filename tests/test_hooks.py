@@ -212,3 +212,28 @@ def test_register_commands_adds_to_the_command_line(
     result = CliRunner().invoke(app, ["--db", f"sqlite:///{tmp_path / 'c.db'}", "count"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "1"
+
+
+def test_on_tick_runs_with_the_ticks_time(db_url: str) -> None:
+    from datetime import datetime, timezone
+
+    from crmkit.changes import ChangeContext
+    from crmkit.rules.actions import AddTag
+
+    class Birthdays:
+        @hookimpl
+        def crmkit_on_tick(self, tenant: str, context: ChangeContext) -> None:
+            if (context.now.month, context.now.day) == (12, 10):
+                context.apply(
+                    [1], [AddTag("birthday")], like={"cause_type": "manual", "actor": "birthdays"}
+                )
+
+    crm = CRM(db_url, plugins=[Birthdays()])
+    crm.migrate()
+    tenant = crm.configure_tenant("t", [])
+    tenant.add_contact({"first_name": "Ada"})
+    tenant.tick(datetime(2026, 12, 9, tzinfo=timezone.utc))
+    assert tenant.get_contact(1).tags == []
+    assert tenant.tick(datetime(2026, 12, 10, tzinfo=timezone.utc)).now.day == 10
+    assert tenant.get_contact(1).tags == ["birthday"]
+    assert tenant.explain(1)[-1].at == datetime(2026, 12, 10, tzinfo=timezone.utc)

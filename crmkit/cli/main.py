@@ -509,13 +509,13 @@ def event() -> None:
     """Record events."""
 
 
-def _parse_at(value: str | None) -> datetime | None:
+def _parse_at(value: str | None, option: str = "--at") -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"--at {value!r} is not an ISO time (e.g. 2026-05-01T09:30:00+00:00)")
+        fail(f"{option} {value!r} is not an ISO time (e.g. 2026-05-01T09:30:00+00:00)")
 
 
 @event.command("record")
@@ -599,6 +599,24 @@ def ingest(
             errors.print(f"  {message}", markup=False, highlight=False)
     if summary.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--now", "now_text", metavar="ISO-TIME", help="The tick's time (default: now).")
+@JSON_OPTION
+@click.pass_context
+def tick(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
+    """Run what depends on time: score decay and expiry, rankings, tick rules."""
+    summary = _obj(ctx).tenant().tick(_parse_at(now_text, "--now"))
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"tick at {summary.now.isoformat(timespec='seconds')}: {summary.changes} changes",
+        markup=False,
+    )
+    for rule, count in summary.by_rule.items():
+        console.print(f"  {rule}: {count}", markup=False)
 
 
 @cli.command()

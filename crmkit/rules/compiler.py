@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,12 @@ class CompiledAction:
 
 @dataclass(frozen=True)
 class CompiledRule:
-    """One rule, ready to run. ``order`` is its position in the pack (file order)."""
+    """One rule, ready to run. ``order`` is its position in the pack (file order).
+
+    For a tick rule, ``when`` keeps the text with its ``{setting:default}`` placeholders
+    (filled from the tenant's settings at each tick) and ``condition`` is the parse with
+    the defaults.
+    """
 
     order: int
     name: str
@@ -41,6 +47,7 @@ class CompiledRule:
     priority: int
     condition: Node
     actions: tuple[CompiledAction, ...]
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class CompiledRuleset:
     key: str
     rules: tuple[CompiledRule, ...]
     tags: frozenset[str]
+    tick_rules: tuple[CompiledRule, ...]
     # Event kinds some rule can match; None when a rule can match any kind.
     kinds: frozenset[str] | None
 
@@ -91,6 +99,29 @@ def _describe_pydantic(error: pydantic.ValidationError, data: Any) -> tuple[str 
     return rule, f"{where}: {message}" if where else message
 
 
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*):([^{}]+)\}")
+
+
+def fill_settings(text: str, settings: Mapping[str, Any]) -> str:
+    """Replace ``{name:default}`` with the setting ``name`` (or the default).
+
+    A setting used here must be a number or a word, so it cannot change the condition's
+    structure.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        raw = settings.get(match.group(1), match.group(2))
+        if isinstance(raw, bool) or not (
+            isinstance(raw, (int, float)) or re.fullmatch(r"[A-Za-z0-9_.\-]+", str(raw))
+        ):
+            raise ConditionError(
+                text, f"setting {match.group(1)!r} must be a number or a word, not {raw!r}"
+            )
+        return str(raw)
+
+    return PLACEHOLDER.sub(value, text)
+
+
 def load_ruleset_text(text: str, source: str) -> RulesetDefinition:
     """Parse and validate the YAML text of one ruleset file."""
     try:
@@ -120,6 +151,8 @@ def compile_rules(
     """Compile ruleset texts ``(source, text)`` of one pack into a :class:`CompiledRuleset`."""
     digest = hashlib.sha256()
     rules: list[CompiledRule] = []
+    tick_rules: list[CompiledRule] = []
+    search_schema = Schema(facets=schema.facets, events=False)
     for source, text in files:
         digest.update(source.encode() + b"\0" + text.encode() + b"\0")
         definition = load_ruleset_text(text, source)
@@ -128,8 +161,16 @@ def compile_rules(
             if rule.name in seen:
                 raise RulesetError(source, "a rule with this name appears twice", rule.name)
             seen.add(rule.name)
+            has_placeholders = bool(PLACEHOLDER.search(rule.when))
+            if has_placeholders and rule.trigger == "event":
+                raise RulesetError(
+                    source, "when: {setting} placeholders are only for tick rules", rule.name
+                )
             try:
-                condition = parse_condition(rule.when, schema)
+                condition = parse_condition(
+                    fill_settings(rule.when, {}),
+                    schema if rule.trigger == "event" else search_schema,
+                )
             except ConditionError as exc:
                 raise RulesetError(source, f"when: {exc}", rule.name) from None
             compiled_actions = []
@@ -150,14 +191,16 @@ def compile_rules(
                         source, f"then[{position}] {name}: {exc}", rule.name
                     ) from None
                 compiled_actions.append(CompiledAction(name, parsed, spec))
-            rules.append(
+            target = rules if rule.trigger == "event" else tick_rules
+            target.append(
                 CompiledRule(
-                    order=len(rules),
+                    order=len(target),
                     name=rule.name,
                     source=source,
                     priority=rule.priority,
                     condition=condition,
                     actions=tuple(compiled_actions),
+                    when=rule.when,
                 )
             )
     # The schema decides validation, so it is part of the identity of the compiled form.
@@ -172,6 +215,7 @@ def compile_rules(
         key=f"{pack}@{version}#{digest.hexdigest()[:12]}",
         rules=tuple(rules),
         tags=frozenset().union(*(tags(rule.condition) for rule in rules)),
+        tick_rules=tuple(tick_rules),
         kinds=kinds,
     )
 

@@ -8,12 +8,17 @@ rules:
     priority: 100          # optional; lower runs first, default 100
     then:
       - set: {contact_type: hot_lead}
+  - name: quiet hot leads go cold
+    trigger: tick          # evaluated over all contacts when `crmkit tick` runs
+    when: contact.contact_type == hot_lead and not had_event within {cold_after_days:60} days
+    then:
+      - set: {contact_type: cold_prospect}
 ```
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,6 +33,10 @@ class RuleDefinition(BaseModel):
     then: list[dict[str, Any]] = Field(min_length=1)
     priority: int = DEFAULT_PRIORITY
     description: str = ""
+    # "event": matched against each recorded event. "tick": evaluated over all contacts
+    # as SQL when `crmkit tick` runs; may use {setting:default} placeholders. (Not named
+    # "on": YAML reads an `on:` key as the boolean true.)
+    trigger: Literal["event", "tick"] = "event"
 
     @field_validator("then")
     @classmethod
