@@ -278,7 +278,7 @@ def test_pack_commands_for_pages_groups_segments_and_conversion(studio) -> None:
         "Ada"
     ]
     assert "ends too early" in studio("segment", "save", "bad", "contact.city ==", code=1)
-    assert "segment 'nope' does not exist" in studio("segment", "run", "nope", code=1)
+    assert "saved search 'nope' does not exist" in studio("segment", "run", "nope", code=1)
     converted = json.loads(studio("lead", "convert", "2", "--json"))
     assert {c["name"]: c["new"] for c in converted["changes"]} == {
         "contact_type": "client",

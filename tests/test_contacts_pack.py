@@ -137,7 +137,7 @@ def test_segment_bad_inputs_change_nothing(book: Tenant) -> None:
         segments.save("broken", "contact.lead_status ==")
     with pytest.raises(ConditionError, match="'hot' is not a value of facet 'lead_status'"):
         segments.save("broken", "contact.lead_status == hot")
-    with pytest.raises(NotFoundError, match="segment 'nope' does not exist"):
+    with pytest.raises(NotFoundError, match="saved search 'nope' does not exist"):
         segments.run("nope")
     assert snapshot(book.crm) == before
 

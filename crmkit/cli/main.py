@@ -602,6 +602,50 @@ def ingest(
 
 
 @cli.command()
+@click.argument("expression", required=False)
+@click.option("--save", "save_as", metavar="NAME", help="Also save the search under NAME.")
+@click.option("--saved", "saved", metavar="NAME", help="Run the saved search NAME.")
+@click.option("--list", "list_saved", is_flag=True, help="List the saved searches.")
+@JSON_OPTION
+@click.pass_context
+def search(
+    ctx: click.Context,
+    expression: str | None,
+    save_as: str | None,
+    saved: str | None,
+    list_saved: bool,
+    as_json: bool,
+) -> None:
+    """Search contacts with a condition (run as SQL), or run or list saved searches.
+
+    Example: crmkit search 'contact.status in [hot, warm] and engaged(event.data.kind ==
+    call) within 30 days'
+    """
+    from crmkit.searches import SavedSearches
+
+    tenant = _obj(ctx).tenant()
+    searches = SavedSearches(tenant)
+    if list_saved:
+        found_searches = searches.all()
+        if as_json:
+            print_json(found_searches)
+        else:
+            for s in found_searches:
+                console.print(f"{s['name']}: {s['condition']}", markup=False, highlight=False)
+        return
+    if bool(expression) == bool(saved):
+        fail("give a search expression or --saved NAME (or --list)")
+    if save_as and expression:
+        searches.save(save_as, expression)
+    found = searches.run(saved) if saved else tenant.list_contacts(expression)
+    if as_json:
+        print_json(found)
+        return
+    console.print(contacts_table(tenant, found))
+    console.print(f"{len(found)} {tenant.noun(plural=len(found) != 1)}")
+
+
+@cli.command()
 @click.option("--now", "now_text", metavar="ISO-TIME", help="The tick's time (default: now).")
 @JSON_OPTION
 @click.pass_context

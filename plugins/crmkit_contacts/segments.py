@@ -1,79 +1,10 @@
-"""Segments: saved filters, evaluated each time they are used (so they always reflect
-current data), as SQL. A segment's condition uses the search language: status
-(``contact.lead_status``), engagement level (``contact.engagement``, events in the last
-30 days), last contact date (``contact.last_interaction``), location (``contact.city``,
-``state``, ``country``), ``contact.industry``, ``contact.lead_source``, any facet...
+"""Segments are crmkit's saved searches: saved filters evaluated each time they are used.
+
+See :mod:`crmkit.searches`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from crmkit.searches import SavedSearches as Segments
 
-from sqlalchemy import Connection
-
-from crmkit.conditions.parser import parse_condition
-from crmkit.errors import NotFoundError, ValidationError
-from crmkit.schemas import ContactOut
-from crmkit.storage.models import SegmentRow
-from crmkit.storage.scope import TenantScope
-from crmkit.tenant import Tenant
-
-_S = SegmentRow.__table__.c
-
-
-class Segments:
-    def __init__(self, tenant: Tenant) -> None:
-        self.tenant = tenant
-
-    def _scope(self, conn: Connection) -> TenantScope:
-        return TenantScope(self.tenant.runtime(conn).tenant_id)
-
-    def save(self, name: str, condition: str, description: str = "") -> None:
-        """Create or replace a segment; the condition is checked first."""
-        name = (name or "").strip()
-        if not name or len(name) > 200:
-            raise ValidationError("a segment needs a name of 1 to 200 characters")
-        with self.tenant.crm.db.begin() as conn:
-            scope = self._scope(conn)
-            parse_condition(condition, self.tenant.runtime(conn).search_schema())
-            conn.execute(scope.delete(SegmentRow).where(_S.name == name))
-            conn.execute(
-                scope.insert(SegmentRow),
-                scope.rows(
-                    [
-                        {
-                            "name": name,
-                            "condition": condition,
-                            "description": description,
-                            "created_at": self.tenant.crm.clock(),
-                        }
-                    ]
-                ),
-            )
-
-    def get(self, name: str) -> dict[str, Any]:
-        with self.tenant.crm.db.connect() as conn:
-            row = conn.execute(
-                self._scope(conn)
-                .select(_S.name, _S.condition, _S.description)
-                .where(_S.name == name)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"segment {name!r} does not exist in tenant {self.tenant.name!r}")
-        return {"name": row[0], "condition": row[1], "description": row[2]}
-
-    def all(self) -> list[dict[str, Any]]:
-        with self.tenant.crm.db.connect() as conn:
-            rows = conn.execute(
-                self._scope(conn).select(_S.name, _S.condition, _S.description).order_by(_S.name)
-            ).all()
-        return [{"name": n, "condition": c, "description": d} for n, c, d in rows]
-
-    def delete(self, name: str) -> None:
-        self.get(name)
-        with self.tenant.crm.db.begin() as conn:
-            conn.execute(self._scope(conn).delete(SegmentRow).where(_S.name == name))
-
-    def run(self, name: str) -> list[ContactOut]:
-        """The contacts in the segment now."""
-        return self.tenant.list_contacts(self.get(name)["condition"])
+__all__ = ["Segments"]
