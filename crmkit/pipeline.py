@@ -22,7 +22,15 @@ from sqlalchemy.dialects import postgresql
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
 from crmkit.facets import CauseType
-from crmkit.rules.actions import AddScore, AddTag, Change, RemoveTag, RuleContext, SetFacet
+from crmkit.rules.actions import (
+    AddScore,
+    AddTag,
+    Change,
+    RemoveTag,
+    RuleContext,
+    SetFacet,
+    SetScore,
+)
 from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
@@ -374,10 +382,10 @@ class ChangeApplier:
             if change.tag not in state.tags:
                 return None
             target, name, old_text, new_text = "tag", "tags", change.tag, None
-        elif isinstance(change, AddScore):
-            if change.delta == 0:
+        elif isinstance(change, (AddScore, SetScore)):
+            new_score = state.score + change.delta if isinstance(change, AddScore) else change.value
+            if new_score == state.score:
                 return None
-            new_score = state.score + change.delta
             target, name = "score", "score"
             old_text, new_text = fmt_number(state.score), fmt_number(new_score)
         else:
@@ -392,7 +400,7 @@ class ChangeApplier:
         elif isinstance(change, RemoveTag):
             state.remove_tag(change.tag)
         else:
-            state.score = state.score + change.delta
+            state.score = new_score
         state.version += 1
         transition = {
             "tenant_id": self.runtime.tenant_id,

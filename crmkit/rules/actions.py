@@ -35,7 +35,14 @@ class AddScore:
     delta: float
 
 
-Change = SetFacet | AddTag | RemoveTag | AddScore
+@dataclass(frozen=True)
+class SetScore:
+    """Set the score to a value worked out elsewhere (a recomputation)."""
+
+    value: float
+
+
+Change = SetFacet | AddTag | RemoveTag | AddScore | SetScore
 
 
 @dataclass(frozen=True)

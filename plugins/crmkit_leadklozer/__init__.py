@@ -1,0 +1,128 @@
+"""The leadklozer pack: statuses, the Smart Score, the Top 10%.
+
+* Facet ``status``: new (blue), neutral (green, the default), warm (orange), hot (red),
+  cold (grey). A first engagement makes a contact ``new`` and its second makes it
+  ``neutral`` (rules in ``rulesets/leadklozer/status.yaml``); ``new`` is only set by
+  rules, the others can be set by hand.
+* Facet ``top_10`` (no, yes): rules only; refreshed at each tick (:mod:`.ranking`).
+* Engagements are events of kind ``engagement`` with ``channel`` and ``kind`` in their
+  data; the Smart Score is declared in ``scoring.yaml`` (:mod:`.scoring`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+
+import click
+
+from crmkit import hookimpl
+from crmkit.changes import ChangeContext
+from crmkit.conditions.parser import Schema
+from crmkit.facets import Facet, FacetValue
+from crmkit.packs import Pack
+from crmkit.rules.actions import ActionSpec, AddScore, Change, RuleContext
+
+STATUS = Facet(
+    name="status",
+    label="Status",
+    values=(
+        FacetValue("new", "New", "blue", auto_only=True),
+        FacetValue("neutral", "Neutral", "green"),
+        FacetValue("warm", "Warm", "orange"),
+        FacetValue("hot", "Hot", "red"),
+        FacetValue("cold", "Cold", "grey"),
+    ),
+    default="neutral",
+    description="How engaged a contact is (LeadKlozer).",
+)
+TOP_10 = Facet(
+    name="top_10",
+    label="Top 10%",
+    values=(FacetValue("no", "No", "grey"), FacetValue("yes", "Yes", "purple")),
+    default="no",
+    manual_allowed=False,
+    description="Whether the contact's Smart Score is in the tenant's top ten percent.",
+)
+
+
+def _parse_smart_score(args: Any, schema: Schema) -> str:
+    if args != "engagement":
+        raise ValueError("smart_score takes 'engagement'")
+    from crmkit_leadklozer.scoring import scoring
+
+    scoring()  # a broken scoring.yaml is reported when the ruleset loads
+    return "engagement"
+
+
+def _run_smart_score(args: str, context: RuleContext) -> list[Change]:
+    from crmkit_leadklozer.scoring import scoring
+
+    # Full points when recorded; the tick ages them (see crmkit_leadklozer.scoring).
+    return [AddScore(scoring().points(context.event.get("data") or {}))]
+
+
+@hookimpl
+def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
+    register(STATUS)
+    register(TOP_10)
+
+
+@hookimpl
+def crmkit_register_actions(register: Callable[[str, ActionSpec], None]) -> None:
+    register(
+        "smart_score",
+        ActionSpec(
+            _parse_smart_score,
+            _run_smart_score,
+            "add an engagement's Smart Score points",
+            reads_contact=False,
+        ),
+    )
+
+
+@hookimpl
+def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
+    register(
+        Pack(
+            name="leadklozer",
+            version="1.0.0",
+            rulesets=(files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.yaml"),),
+            facets=("status", "top_10"),
+            description="LeadKlozer statuses, Smart Score and Top 10%",
+        )
+    )
+
+
+@hookimpl
+def crmkit_on_changes(
+    tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
+) -> None:
+    if "status" not in context.runtime.facets:
+        return
+    from crmkit_leadklozer.scoring import scoring
+
+    table = scoring()
+    for t in transitions:
+        if t["name"] == "status":
+            delta = table.status_points(t["new"]) - table.status_points(t["old"])
+            if delta:
+                context.apply([t["contact_id"]], [AddScore(delta)], like=t)
+
+
+@hookimpl
+def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
+    if "status" not in context.runtime.facets:
+        return
+    from crmkit_leadklozer.ranking import refresh_scores, refresh_top_ten
+
+    refresh_scores(context)
+    refresh_top_ten(context)
+
+
+@hookimpl
+def crmkit_register_commands(cli: click.Group) -> None:
+    from crmkit_leadklozer.commands import leadklozer
+
+    cli.add_command(leadklozer)

@@ -1,0 +1,96 @@
+"""The Smart Score, declared in ``rulesets/leadklozer/scoring.yaml``.
+
+A contact's score at a moment T is the sum, over its recorded engagements, of each
+engagement's points times its aging weight at T (full until it expires, or halved every
+half-life), plus the points of its current status. New engagements add their full points
+when recorded; ``crmkit tick`` recomputes every score at the tick's time from the event
+log, so right after a tick at T each stored score equals :func:`recompute` at T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+from crmkit.errors import ConfigError
+
+
+class Aging(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expire_after_days: PositiveFloat | None = None
+    half_life_days: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Aging:
+        if (self.expire_after_days is None) == (self.half_life_days is None):
+            raise ValueError("give either expire_after_days or half_life_days")
+        return self
+
+    def weight(self, age_days: float) -> float:
+        age = max(age_days, 0.0)
+        if self.expire_after_days is not None:
+            return 1.0 if age < self.expire_after_days else 0.0
+        assert self.half_life_days is not None
+        return float(0.5 ** (age / self.half_life_days))
+
+
+class Engagement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: float
+    channels: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class Scoring(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    engagement: Engagement
+    status: dict[str, float]
+    aging: dict[str, Aging]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Scoring:
+        if "default" not in self.aging:
+            raise ValueError("aging needs a 'default' entry")
+        if self.status.get("neutral", 0) != 0:
+            raise ValueError("the default status (neutral) must be worth 0 points")
+        return self
+
+    def points(self, data: Mapping[str, Any]) -> float:
+        channel = str(data.get("channel", ""))
+        kind = str(data.get("kind", ""))
+        table = self.engagement.channels.get(channel)
+        if table is None:
+            return self.engagement.default
+        return table.get(kind, table.get("default", self.engagement.default))
+
+    def aging_of(self, data: Mapping[str, Any]) -> Aging:
+        channel = str(data.get("channel", ""))
+        kind = str(data.get("kind", ""))
+        for key in (f"{channel}/{kind}", kind, channel, "default"):
+            if key in self.aging:
+                return self.aging[key]
+        return self.aging["default"]
+
+    def worth(self, data: Mapping[str, Any], occurred_at: datetime, at: datetime) -> float:
+        age_days = (at - occurred_at).total_seconds() / 86400
+        return self.points(data) * self.aging_of(data).weight(age_days)
+
+    def status_points(self, status: str | None) -> float:
+        return self.status.get(status or "neutral", 0.0)
+
+
+@lru_cache(maxsize=1)
+def scoring() -> Scoring:
+    resource = files("crmkit.rulesets").joinpath("leadklozer").joinpath("scoring.yaml")
+    try:
+        return Scoring.model_validate(yaml.safe_load(resource.read_text("utf-8")))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"leadklozer scoring.yaml is invalid: {exc}") from None
