@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,8 @@ class ChangeContext:
         [Sequence[int], Sequence[Change], CauseType, dict[str, Any]], list[dict[str, Any]]
     ]
     outbox: list[Notice] = field(default_factory=list)
+    # Transitions made through ``apply``, by cause ("pack@version:rule"), for summaries.
+    tally: Counter[str] = field(default_factory=Counter)
 
     def notify(self, contact_id: int, kind: str, data: dict[str, Any]) -> None:
         self.outbox.append(Notice(contact_id, kind, dict(data)))
@@ -67,7 +70,17 @@ class ChangeContext:
         if not ids:
             return []
         cause: CauseType = like["cause_type"]
-        return self._apply(ids, changes, cause, like)
+        made = self._apply(ids, changes, cause, like)
+        for transition in made:
+            self.tally[cause_label(transition)] += 1
+        return made
+
+
+def cause_label(transition: dict[str, Any]) -> str:
+    """``pack@version:rule`` for a rule's transition, else its cause type."""
+    if transition.get("rule"):
+        return f"{transition['pack']}@{transition['pack_version']}:{transition['rule']}"
+    return str(transition["cause_type"])
 
 
 def missing_contacts(found: Iterable[int], wanted: Iterable[int], tenant: str) -> None:

@@ -45,6 +45,9 @@ def tick(tenant: Tenant, now: datetime) -> TickSummary:
         scope = TenantScope(runtime.tenant_id)
         context = tenant.change_context(conn, runtime, outbox, now=now)
         crm.pm.hook.crmkit_on_tick(tenant=tenant.name, context=context)
+        for label, count in context.tally.items():
+            summary.by_rule[label] = summary.by_rule.get(label, 0) + count
+            summary.changes += count
         ordered = sorted(
             (
                 (rule.priority, position, rule.order, ruleset, rule)

@@ -361,3 +361,58 @@ def test_project_commands(studio) -> None:  # type: ignore[no-untyped-def]
         p["name"] for p in json.loads(studio("project", "list", "--contact", "2", "--json"))
     ] == ["Wedding"]
     assert json.loads(studio("project", "show", "1", "--json"))["primary_contact"] == 1
+
+
+def test_search_tick_and_leadklozer_commands(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRMKIT_TENANT", "lk")
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output + result.stderr
+        return result.stdout if code == 0 else result.stderr
+
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    recently = (now - timedelta(days=2)).isoformat()
+    later = (now + timedelta(days=60)).isoformat()
+    run("init", "--packs", "leadklozer")
+    run("contact", "add", "--first-name", "Ada")
+    run("contact", "add", "--first-name", "Bob", "--facet", "status=hot")
+    run(
+        "event",
+        "record",
+        "--contact",
+        "1",
+        "--kind",
+        "engagement",
+        "--data",
+        '{"channel": "facebook", "kind": "comment"}',
+        "--at",
+        recently,
+    )
+    found = json.loads(
+        run(
+            "search",
+            "contact.status == new and engaged(event.data.channel == facebook) within 14 days",
+            "--save",
+            "fb",
+            "--json",
+        )
+    )
+    assert [c["first_name"] for c in found] == ["Ada"]
+    assert [c["first_name"] for c in json.loads(run("search", "--saved", "fb", "--json"))] == [
+        "Ada"
+    ]
+    assert [s["name"] for s in json.loads(run("search", "--list", "--json"))] == ["fb"]
+    assert "at column" in run("search", "engaged(event.data.channel == )", code=1)
+    summary = json.loads(run("tick", "--now", later, "--json"))
+    assert summary["now"][:10] == later[:10] and summary["changes"] >= 1
+    # Score aging is the plugin's tick work, and the summary counts it by rule.
+    assert any(label.endswith(":smart score aging") for label in summary["by_rule"])
+    assert [c["first_name"] for c in json.loads(run("leadklozer", "top10", "--json"))] == ["Bob"]
+    score = json.loads(run("leadklozer", "score", "2", "--json"))
+    assert score["stored"] == 20
+    assert "--now 'soon' is not an ISO time" in run("tick", "--now", "soon", code=1)
