@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,7 @@ class ChangeContext:
     settings: dict[str, Any]
     created: list[int]
     _apply: Callable[
-        [Sequence[int], Sequence[Change], CauseType, dict[str, Any]], list[dict[str, Any]]
+        [Mapping[int, Sequence[Change]], CauseType, dict[str, Any]], list[dict[str, Any]]
     ]
     outbox: list[Notice] = field(default_factory=list)
     # Transitions made through ``apply``, by cause ("pack@version:rule"), for summaries.
@@ -66,11 +66,17 @@ class ChangeContext:
         Facet policies and guard hooks apply as usual; a refusal raises and aborts the
         whole transaction. Returns the new transitions (which reach the hooks in turn).
         """
-        ids = list(dict.fromkeys(contact_ids))
-        if not ids:
+        return self.apply_each({i: changes for i in contact_ids}, like=like)
+
+    def apply_each(
+        self, changes: Mapping[int, Sequence[Change]], *, like: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`apply`, with each contact's own changes (for example a new score
+        per contact): one pass over many contacts instead of one call each."""
+        if not changes:
             return []
         cause: CauseType = like["cause_type"]
-        made = self._apply(ids, changes, cause, like)
+        made = self._apply(changes, cause, like)
         for transition in made:
             self.tally[cause_label(transition)] += 1
         return made

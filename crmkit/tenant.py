@@ -38,6 +38,9 @@ from crmkit.storage.models import (
 )
 from crmkit.storage.scope import TenantScope
 
+# Contacts per round when a hook applies changes to many (see ``change_context``).
+APPLY_CHUNK = 5000
+
 if TYPE_CHECKING:
     from crmkit.core import CRM
     from crmkit.ticking import TickSummary
@@ -117,11 +120,9 @@ class Tenant:
         moment = now or self.crm.clock()
 
         def apply(
-            ids: Sequence[int], changes: Sequence[Change], cause_type: Any, like: dict[str, Any]
+            changes: Mapping[int, Sequence[Change]], cause_type: Any, like: dict[str, Any]
         ) -> list[dict[str, Any]]:
-            states = load_states(conn, scope, ids)
-            missing_contacts(states, ids, self.name)
-            applier = self.applier(runtime, moment)
+            ids = list(changes)
             cause = Cause(
                 cause_type,
                 like.get("pack"),
@@ -130,17 +131,26 @@ class Tenant:
                 like.get("actor"),
                 like.get("event_id"),
             )
-            for contact_id in ids:
-                for change in changes:
-                    applier.apply(states[contact_id], change, cause)
-            persist(
-                conn,
-                scope,
-                states.values(),
-                applier.transitions,
-                after=self.after_changes(runtime, outbox, now=moment),
-            )
-            return applier.transitions
+            made: list[dict[str, Any]] = []
+            # In chunks: a tick may move a large share of a big tenant, and databases cap
+            # the bound parameters of one statement (SQLite 32,766; PostgreSQL 65,535).
+            for start in range(0, len(ids), APPLY_CHUNK):
+                part = ids[start : start + APPLY_CHUNK]
+                states = load_states(conn, scope, part)
+                missing_contacts(states, part, self.name)
+                applier = self.applier(runtime, moment)
+                for contact_id in part:
+                    for change in changes[contact_id]:
+                        applier.apply(states[contact_id], change, cause)
+                persist(
+                    conn,
+                    scope,
+                    states.values(),
+                    applier.transitions,
+                    after=self.after_changes(runtime, outbox, now=moment),
+                )
+                made.extend(applier.transitions)
+            return made
 
         return ChangeContext(
             tenant=self.name,
@@ -338,12 +348,14 @@ class Tenant:
             ).scalar_one()
             return self._contact_out(state, created_at)
 
-    def contact_filter(self, conn: Connection, where: str) -> ColumnElement[bool]:
+    def contact_filter(
+        self, conn: Connection, where: str, runtime: TenantRuntime | None = None
+    ) -> ColumnElement[bool]:
         """The SQL condition for a search expression on this tenant's contacts."""
         from crmkit.conditions.parser import parse_condition
         from crmkit.conditions.sql import to_sql
 
-        runtime = self.runtime(conn)
+        runtime = runtime or self.runtime(conn)
         node = parse_condition(where, runtime.search_schema())
         return to_sql(
             node, TenantScope(runtime.tenant_id), frozenset(runtime.facets), self.crm.clock()
@@ -373,7 +385,7 @@ class Tenant:
             else:
                 stmt = stmt.order_by(c.id)
             if where:
-                stmt = stmt.where(self.contact_filter(conn, where))
+                stmt = stmt.where(self.contact_filter(conn, where, runtime))
             if offset:
                 stmt = stmt.offset(offset)
             if limit is not None:

@@ -94,6 +94,21 @@ def test_points_decay_or_expire_and_the_tick_stores_the_recomputed_score(
     assert aged.cause == "leadklozer@1.0.0:smart score aging"
 
 
+def test_a_tick_moving_more_contacts_than_a_chunk_moves_them_all(
+    lk: Tenant, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crmkit.tenant
+
+    monkeypatch.setattr(crmkit.tenant, "APPLY_CHUNK", 2)  # five contacts, three rounds
+    ids = [add(lk, f"C{i}") for i in range(5)]
+    for contact in ids:
+        engage(lk, contact, "phone", "call")
+    clock.advance(days=30)
+    summary = lk.tick()
+    assert [c.score for c in lk.list_contacts()] == [pytest.approx(10)] * 5  # 5 aged + 5 new
+    assert summary.by_rule["leadklozer@1.0.0:smart score aging"] == 5
+
+
 # ------------------------------------------------------------------ Top 10%
 def test_top_ten_percent_with_ties_and_zero_scores(lk: Tenant) -> None:
     ids = [add(lk, f"C{i:02}") for i in range(20)]

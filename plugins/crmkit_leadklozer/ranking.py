@@ -63,14 +63,13 @@ def refresh_scores(context: ChangeContext) -> int:
     fresh = recompute_scores(conn, scope, context.now)
     c = ContactRow.__table__.c
     stored: dict[int, float] = dict(conn.execute(scope.select(c.id, c.score)).all())
-    moved: dict[float, list[int]] = defaultdict(list)
-    for contact_id, value in fresh.items():
-        if stored.get(contact_id) != value:
-            moved[value].append(contact_id)
-    like = _cause(context, "smart score aging")
-    for value, ids in moved.items():
-        context.apply(ids, [SetScore(value)], like=like)
-    return sum(len(ids) for ids in moved.values())
+    moved = {
+        contact_id: [SetScore(value)]
+        for contact_id, value in fresh.items()
+        if stored.get(contact_id) != value
+    }
+    context.apply_each(moved, like=_cause(context, "smart score aging"))
+    return len(moved)
 
 
 def top_ten(conn: Connection, scope: TenantScope) -> set[int]:
