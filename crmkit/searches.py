@@ -78,6 +78,6 @@ class SavedSearches:
         with self.tenant.crm.db.begin() as conn:
             conn.execute(self._scope(conn).delete(SegmentRow).where(_S.name == name))
 
-    def run(self, name: str) -> list[ContactOut]:
-        """The contacts matching the saved search now."""
-        return self.tenant.list_contacts(self.get(name)["condition"])
+    def run(self, name: str, *, limit: int | None = None, offset: int = 0) -> list[ContactOut]:
+        """The contacts matching the saved search now (a page of them with ``limit``)."""
+        return self.tenant.list_contacts(self.get(name)["condition"], limit=limit, offset=offset)

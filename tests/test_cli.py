@@ -407,6 +407,8 @@ def test_search_tick_and_leadklozer_commands(db_url: str, monkeypatch: pytest.Mo
         "Ada"
     ]
     assert [s["name"] for s in json.loads(run("search", "--list", "--json"))] == ["fb"]
+    page = json.loads(run("search", "contact.id > 0", "--limit", "1", "--offset", "1", "--json"))
+    assert [c["first_name"] for c in page] == ["Bob"]
     assert "at column" in run("search", "engaged(event.data.channel == )", code=1)
     summary = json.loads(run("tick", "--now", later, "--json"))
     assert summary["now"][:10] == later[:10] and summary["changes"] >= 1

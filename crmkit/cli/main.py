@@ -606,6 +606,8 @@ def ingest(
 @click.option("--save", "save_as", metavar="NAME", help="Also save the search under NAME.")
 @click.option("--saved", "saved", metavar="NAME", help="Run the saved search NAME.")
 @click.option("--list", "list_saved", is_flag=True, help="List the saved searches.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N contacts (a page).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N.")
 @JSON_OPTION
 @click.pass_context
 def search(
@@ -614,6 +616,8 @@ def search(
     save_as: str | None,
     saved: str | None,
     list_saved: bool,
+    limit: int | None,
+    offset: int,
     as_json: bool,
 ) -> None:
     """Search contacts with a condition (run as SQL), or run or list saved searches.
@@ -637,7 +641,11 @@ def search(
         fail("give a search expression or --saved NAME (or --list)")
     if save_as and expression:
         searches.save(save_as, expression)
-    found = searches.run(saved) if saved else tenant.list_contacts(expression)
+    found = (
+        searches.run(saved, limit=limit, offset=offset)
+        if saved
+        else tenant.list_contacts(expression, limit=limit, offset=offset)
+    )
     if as_json:
         print_json(found)
         return
