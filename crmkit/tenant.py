@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Connection, func, update
 from crmkit.changes import ChangeContext, Notice, missing_contacts
 from crmkit.clock import as_utc
 from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.contact_pages import contacts_from_rows, page_query
 from crmkit.errors import ConfigError, NotFoundError, PolicyError, ValidationError
 from crmkit.facets import COLOURS
 from crmkit.pipeline import (
@@ -322,31 +323,8 @@ class Tenant:
         self.deliver(outbox)
         return created
 
-    def _contact_out(self, state: ContactState, created_at: Any) -> ContactOut:
-        return ContactOut(
-            id=state.id,
-            first_name=state.first_name,
-            last_name=state.last_name,
-            **state.profile,
-            account=state.account,
-            facets=dict(sorted(state.facets.items())),
-            score=state.score,
-            tags=sorted(state.tags),
-            fields=state.fields,
-            archived=state.archived,
-            created_at=created_at,
-        )
-
     def get_contact(self, contact_id: int) -> ContactOut:
-        with self.crm.db.connect() as conn:
-            runtime = self.runtime(conn)
-            scope = TenantScope(runtime.tenant_id)
-            state = self._state(conn, scope, contact_id)
-            c = ContactRow.__table__.c
-            created_at = conn.execute(
-                scope.select(c.created_at).where(c.id == contact_id)
-            ).scalar_one()
-            return self._contact_out(state, created_at)
+        return self.contacts_by_id([contact_id])[0]
 
     def contact_filter(
         self, conn: Connection, where: str, runtime: TenantRuntime | None = None
@@ -379,7 +357,7 @@ class Tenant:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             c = ContactRow.__table__.c
-            stmt = scope.select(c.id)
+            stmt = page_query(conn, scope)
             if order == "first_name":
                 stmt = stmt.order_by(func.lower(c.first_name), func.lower(c.last_name), c.id)
             else:
@@ -390,24 +368,21 @@ class Tenant:
                 stmt = stmt.offset(offset)
             if limit is not None:
                 stmt = stmt.limit(limit)
-            return self._contacts(conn, scope, list(conn.scalars(stmt)))
+            return contacts_from_rows(conn.execute(stmt).all())
 
     def contacts_by_id(self, ids: Sequence[int]) -> list[ContactOut]:
         """The contacts with these ids, in this order (unknown ids are an error)."""
         with self.crm.db.connect() as conn:
             scope = TenantScope(self.runtime(conn).tenant_id)
-            return self._contacts(conn, scope, ids)
-
-    def _contacts(
-        self, conn: Connection, scope: TenantScope, ids: Sequence[int]
-    ) -> list[ContactOut]:
-        states = load_states(conn, scope, ids)
-        missing_contacts(states, ids, self.name)
-        c = ContactRow.__table__.c
-        created: dict[int, Any] = dict(
-            conn.execute(scope.select(c.id, c.created_at).where(c.id.in_(list(ids)))).all()
-        )
-        return [self._contact_out(states[i], created[i]) for i in ids]
+            c = ContactRow.__table__.c
+            found: dict[int, ContactOut] = {}
+            wanted = list(dict.fromkeys(ids))
+            for start in range(0, len(wanted), APPLY_CHUNK):
+                part = wanted[start : start + APPLY_CHUNK]
+                rows = conn.execute(page_query(conn, scope).where(c.id.in_(part))).all()
+                found.update((contact.id, contact) for contact in contacts_from_rows(rows))
+            missing_contacts(found, ids, self.name)
+            return [found[i] for i in ids]
 
     def set_facet(
         self, contact_id: int, facet: str, value: str, *, actor: str = "api"
