@@ -10,11 +10,12 @@ trip whatever its page size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import Connection, Select
+from sqlalchemy import Select
 
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.schemas import ContactOut
@@ -22,36 +23,38 @@ from crmkit.storage.models import AccountRow, ContactFacetRow, ContactRow, Conta
 from crmkit.storage.scope import TenantScope
 
 
-def _as_text(conn: Connection, column: Any) -> Any:
+def _as_text(dialect: str, column: Any) -> Any:
     # JSON handed back as text and parsed with orjson: faster than the drivers' parsers.
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return sa.type_coerce(column, sa.Text)
     return sa.cast(column, sa.Text)
 
 
-def page_query(conn: Connection, scope: TenantScope) -> Select[Any]:
-    """SELECT of everything a :class:`ContactOut` needs, for the tenant of ``scope``.
+@lru_cache(maxsize=256)
+def page_query(dialect: str, tenant_id: int) -> Select[Any]:
+    """SELECT of everything a :class:`ContactOut` needs, for one tenant.
 
-    Add WHERE, ORDER BY, LIMIT as needed; turn the rows into contacts with
-    :func:`contacts_from_rows`.
+    Add WHERE, ORDER BY, LIMIT as needed (statements are immutable, so the cached one is
+    never changed); turn the rows into contacts with :func:`contacts_from_rows`.
     """
+    scope = TenantScope(tenant_id)
     c = ContactRow.__table__.c
     f = ContactFacetRow.__table__.c
     t = ContactTagRow.__table__.c
     a = AccountRow.__table__.c
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         facets_agg = sa.func.json_group_object(f.facet, f.value)
         tags_agg = sa.func.json_group_array(t.tag)
     else:
         facets_agg = sa.func.json_object_agg(f.facet, f.value)
         tags_agg = sa.func.json_agg(t.tag)
     facets = (
-        sa.select(_as_text(conn, facets_agg))
+        sa.select(_as_text(dialect, facets_agg))
         .where(f.tenant_id == scope.tenant_id, f.contact_id == c.id)
         .scalar_subquery()
     )
     tags = (
-        sa.select(_as_text(conn, tags_agg))
+        sa.select(_as_text(dialect, tags_agg))
         .where(t.tenant_id == scope.tenant_id, t.contact_id == c.id)
         .scalar_subquery()
     )
@@ -69,7 +72,7 @@ def page_query(conn: Connection, scope: TenantScope) -> Select[Any]:
         facets,
         c.score,
         tags,
-        _as_text(conn, c.fields),
+        _as_text(dialect, c.fields),
         c.archived,
         c.created_at,
     )
@@ -100,6 +103,5 @@ def contacts_from_rows(rows: Sequence[Any]) -> list[ContactOut]:
         values["tags"] = sorted(orjson.loads(values["tags"])) if values["tags"] else []
         fields = orjson.loads(values["fields"]) if values["fields"] else {}
         values["fields"] = fields if isinstance(fields, dict) else {}
-        # The row comes from crmkit's own tables, already validated when written.
-        found.append(ContactOut.model_construct(**values))
+        found.append(ContactOut.model_validate(values))
     return found

@@ -7,15 +7,17 @@ tenant's packs takes effect on its next event without a restart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from crmkit.conditions.ast import paths
+from crmkit.conditions.ast import Node, paths
 from crmkit.conditions.durable import tag_key
-from crmkit.conditions.parser import Schema
+from crmkit.conditions.parser import Schema, parse_condition
 from crmkit.facets import Facet
 from crmkit.packs import Pack
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset
+
+SEARCH_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class TenantRuntime:
     fact_plan: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     # (tag, fact key) for every tag a rule tests.
     fact_tags: tuple[tuple[str, str], ...] = ()
+    # Parsed search expressions: a saved search or a page of results runs the same text
+    # again and again; the runtime is rebuilt (and this emptied) when the config changes.
+    _searches: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -79,6 +84,16 @@ class TenantRuntime:
     def search_schema(self) -> Schema:
         """What a contact search may refer to: contact paths and this tenant's facets."""
         return Schema(facets={n: f.value_names for n, f in self.facets.items()}, events=False)
+
+    def parse_search(self, text: str) -> Node:
+        """The parsed search expression (errors as :func:`parse_condition` raises them)."""
+        node = self._searches.get(text)
+        if node is None:
+            node = parse_condition(text, self.search_schema())
+            if len(self._searches) >= SEARCH_CACHE_SIZE:
+                self._searches.clear()
+            self._searches[text] = node
+        return node
 
     def ordered(self, fired: list[list[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
         """Fired rules in application order: priority, then pack position, then file order."""

@@ -330,11 +330,10 @@ class Tenant:
         self, conn: Connection, where: str, runtime: TenantRuntime | None = None
     ) -> ColumnElement[bool]:
         """The SQL condition for a search expression on this tenant's contacts."""
-        from crmkit.conditions.parser import parse_condition
         from crmkit.conditions.sql import to_sql
 
         runtime = runtime or self.runtime(conn)
-        node = parse_condition(where, runtime.search_schema())
+        node = runtime.parse_search(where)
         return to_sql(
             node, TenantScope(runtime.tenant_id), frozenset(runtime.facets), self.crm.clock()
         )
@@ -357,7 +356,7 @@ class Tenant:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             c = ContactRow.__table__.c
-            stmt = page_query(conn, scope)
+            stmt = page_query(conn.dialect.name, scope.tenant_id)
             if order == "first_name":
                 stmt = stmt.order_by(func.lower(c.first_name), func.lower(c.last_name), c.id)
             else:
@@ -373,13 +372,13 @@ class Tenant:
     def contacts_by_id(self, ids: Sequence[int]) -> list[ContactOut]:
         """The contacts with these ids, in this order (unknown ids are an error)."""
         with self.crm.db.connect() as conn:
-            scope = TenantScope(self.runtime(conn).tenant_id)
+            base = page_query(conn.dialect.name, self.runtime(conn).tenant_id)
             c = ContactRow.__table__.c
             found: dict[int, ContactOut] = {}
             wanted = list(dict.fromkeys(ids))
             for start in range(0, len(wanted), APPLY_CHUNK):
                 part = wanted[start : start + APPLY_CHUNK]
-                rows = conn.execute(page_query(conn, scope).where(c.id.in_(part))).all()
+                rows = conn.execute(base.where(c.id.in_(part))).all()
                 found.update((contact.id, contact) for contact in contacts_from_rows(rows))
             missing_contacts(found, ids, self.name)
             return [found[i] for i in ids]
