@@ -207,6 +207,7 @@ def run_backend(name: str, url: str, contacts: int, events: int, fresh: bool, ti
     else:
         print(f"{name}: reusing the kept database")
     crm = CRM(url, clock=lambda: NOW)
+    crm.migrate()  # as `crmkit init` does: on PostgreSQL, the search statistics
     tenant = crm.tenant(TENANT)
     with crm.db.connect() as conn:
         tenant_id = tenant.runtime(conn).tenant_id

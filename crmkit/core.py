@@ -21,6 +21,7 @@ from crmkit.rules.engine import RuleEngine, default_engine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
 from crmkit.storage.models import ContactFacetRow, ContactRow, CounterRow, TenantPackRow, TenantRow
+from crmkit.storage.statistics import ensure_search_statistics
 from crmkit.tenant import Tenant
 
 # Answers whether a contact may receive an activity: a reason refuses it.
@@ -127,9 +128,11 @@ class CRM:
 
     # ------------------------------------------------------------ schema
     def migrate(self) -> None:
-        """Create or upgrade the database schema (Alembic migrations)."""
+        """Create or upgrade the database schema (Alembic migrations), and on PostgreSQL
+        the planner statistics the installed packs' searches need."""
         upgrade(self.db)
         self._schema_checked = True
+        ensure_search_statistics(self.db, (k for p in self.packs.all() for k in p.search_keys))
 
     def _check_schema(self) -> None:
         if self._schema_checked:

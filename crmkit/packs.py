@@ -5,6 +5,7 @@ A tenant lists packs as ``name`` (the newest installed version) or ``name@versio
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -18,13 +19,19 @@ else:
     from importlib.abc import Traversable
 
 
+# Event data keys end up in DDL (statistics names and expressions): plain names only.
+SEARCH_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+
+
 @dataclass(frozen=True)
 class Pack:
     """A versioned rule pack.
 
     ``rulesets`` are YAML files (``pathlib.Path`` or ``importlib.resources`` files) whose
     rules run in the order the files are listed. ``facets`` names the facets the pack
-    uses; a tenant's facets are those of its packs.
+    uses; a tenant's facets are those of its packs. ``search_keys`` names the event data
+    keys the pack's searches filter on (``event.data.channel``...): on PostgreSQL crmkit
+    keeps planner statistics on them (see :mod:`crmkit.storage.statistics`).
     """
 
     name: str
@@ -34,10 +41,17 @@ class Pack:
     templates: Traversable | None = None
     description: str = ""
     settings: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    search_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "@" in self.name or "," in self.name or " " in self.name:
             raise ConfigError(f"invalid pack name {self.name!r}")
+        for key in self.search_keys:
+            if not SEARCH_KEY.fullmatch(key):
+                raise ConfigError(
+                    f"pack {self.name!r}: search key {key!r} is not a plain name "
+                    "(letters, digits and _, not starting with a digit)"
+                )
         try:
             Version(self.version)
         except InvalidVersion:

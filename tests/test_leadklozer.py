@@ -249,3 +249,29 @@ def test_search_values_cannot_inject_sql(audience: Tenant, payload: str) -> None
         == []
     )
     assert snapshot(audience.crm) == before
+
+
+# ------------------------------------------------------------------ planner statistics
+def test_postgres_keeps_statistics_on_the_keys_packs_search(crm: CRM) -> None:
+    from sqlalchemy import text
+
+    if crm.db.dialect.name != "postgresql":
+        pytest.skip("expression statistics are a PostgreSQL feature")
+    query = text(
+        "SELECT stxname FROM pg_statistic_ext WHERE stxnamespace ="
+        " (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+    )
+    with crm.db.connect() as conn:
+        names = set(conn.scalars(query))
+    assert {"crmkit_events_data_channel", "crmkit_events_data_kind"} <= names
+    crm.migrate()  # again: nothing to add, no error
+    with crm.db.connect() as conn:
+        assert set(conn.scalars(query)) == names
+
+
+def test_a_pack_search_key_must_be_a_plain_name() -> None:
+    from crmkit.errors import ConfigError
+    from crmkit.packs import Pack
+
+    with pytest.raises(ConfigError, match="search key \"channel'\\) FROM x; --\""):
+        Pack(name="bad", version="1.0", search_keys=("channel') FROM x; --",))

@@ -91,6 +91,8 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             rulesets=(files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.yaml"),),
             facets=("status", "top_10"),
             description="LeadKlozer statuses, Smart Score and Top 10%",
+            # Smart Searches filter engagements by channel and kind.
+            search_keys=("channel", "kind"),
         )
     )
 
