@@ -35,6 +35,7 @@ from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
+from crmkit.storage.lists import one_of
 from crmkit.storage.models import (
     AccountRow,
     ContactFacetRow,
@@ -273,7 +274,7 @@ def load_states(
             c.version,
             c.account_id,
             *profile_columns,
-        ).where(c.id.in_(ids))
+        ).where(one_of(conn, c.id, ids))
     ).all()
     a = AccountRow.__table__.c
     account_ids = {row[7] for row in rows if row[7] is not None}
@@ -302,12 +303,12 @@ def load_states(
         )
     f = ContactFacetRow.__table__.c
     for contact_id, facet, value in conn.execute(
-        scope.select(f.contact_id, f.facet, f.value).where(f.contact_id.in_(ids))
+        scope.select(f.contact_id, f.facet, f.value).where(one_of(conn, f.contact_id, ids))
     ):
         states[contact_id].facets[facet] = value
     t = ContactTagRow.__table__.c
     for contact_id, tag in conn.execute(
-        scope.select(t.contact_id, t.tag).where(t.contact_id.in_(ids))
+        scope.select(t.contact_id, t.tag).where(one_of(conn, t.contact_id, ids))
     ):
         states[contact_id].tags.add(tag)
     return states
@@ -617,7 +618,7 @@ def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -
     found: dict[int, int] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        rows = conn.execute(scope.select(c.id, c.version).where(c.id.in_(chunk))).all()
+        rows = conn.execute(scope.select(c.id, c.version).where(one_of(conn, c.id, chunk))).all()
         for cid, version in rows:
             found[cid] = version
     return found

@@ -28,6 +28,7 @@ from crmkit.rules.actions import AddTag, Change, SetFacet
 from crmkit.runtime import TenantRuntime
 from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
 from crmkit.storage import counters
+from crmkit.storage.lists import one_of
 from crmkit.storage.models import (
     AccountRow,
     ContactRow,
@@ -378,7 +379,7 @@ class Tenant:
             wanted = list(dict.fromkeys(ids))
             for start in range(0, len(wanted), APPLY_CHUNK):
                 part = wanted[start : start + APPLY_CHUNK]
-                rows = conn.execute(base.where(c.id.in_(part))).all()
+                rows = conn.execute(base.where(one_of(conn, c.id, part))).all()
                 found.update((contact.id, contact) for contact in contacts_from_rows(rows))
             missing_contacts(found, ids, self.name)
             return [found[i] for i in ids]

@@ -273,5 +273,5 @@ def test_a_pack_search_key_must_be_a_plain_name() -> None:
     from crmkit.errors import ConfigError
     from crmkit.packs import Pack
 
-    with pytest.raises(ConfigError, match="search key \"channel'\\) FROM x; --\""):
+    with pytest.raises(ConfigError, match='search key "channel\'\\) FROM x; --"'):
         Pack(name="bad", version="1.0", search_keys=("channel') FROM x; --",))

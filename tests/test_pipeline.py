@@ -367,6 +367,22 @@ def test_ingest_applies_in_order_and_skips_duplicates(acme: Tenant) -> None:
     assert (again.applied, again.skipped) == (0, 7)
 
 
+def test_a_large_batch_writes_every_event_state_and_transition(acme: Tenant) -> None:
+    # Enough rows that PostgreSQL takes the one-statement (unnest) path for each write.
+    contacts = [add(acme) for _ in range(40)]
+    events = [{"id": f"f{c}", "contact": c, "kind": "lead_form_submitted"} for c in contacts]
+    events += [
+        {"id": f"i{c}", "contact": c, "kind": "invoice_sent", "data": {"amount": c}}
+        for c in contacts[:25]
+    ]
+    summary = acme.ingest(events, batch_size=1000)
+    assert (summary.applied, summary.changes) == (65, 65)
+    assert [contact_type(acme, c) for c in contacts] == ["client"] * 25 + ["hot_lead"] * 15
+    last = acme.explain(contacts[24], "contact_type")[-1]
+    assert (last.old, last.new, last.event_id) == ("hot_lead", "client", f"i{contacts[24]}")
+    assert len(acme.explain(contacts[0])) == 2
+
+
 def test_ingest_same_contact_twice_in_one_batch_sees_its_own_changes(acme: Tenant) -> None:
     contact = add(acme)
     summary = acme.ingest(

@@ -20,6 +20,9 @@ from sqlalchemy.orm import DeclarativeBase
 
 from crmkit.storage.types import UTCDateTime
 
+# From this many rows on, PostgreSQL inserts go as one unnest() statement.
+UNNEST_FROM = 20
+
 
 def _json_text(value: Any) -> str:
     # orjson is ten times faster than json here, and its output is plain JSON text.
@@ -69,9 +72,24 @@ class BulkWriter:
             for index, convert in converters.items():
                 cols[index] = tuple(map(convert, cols[index]))
             rows = list(zip(*cols, strict=True))
+        if not self.sqlite and len(rows) >= UNNEST_FROM:
+            # One statement with an array per column: psycopg's executemany sends a
+            # statement per row, which dominated writing thousands of transitions.
+            cols = list(zip(*rows, strict=True))
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"SELECT * FROM {self._unnest(table, columns)}"
+            )
+            self.conn.exec_driver_sql(sql, tuple(list(col) for col in cols))
+            return
         marks = ", ".join([self.mark] * len(columns))
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
         self.conn.exec_driver_sql(sql, list(rows))
+
+    def _unnest(self, table: Table, columns: Sequence[str]) -> str:
+        """``unnest(%s::T1[], %s::T2[], ...)``: one array parameter per column."""
+        types = [table.c[c].type.compile(dialect=self.conn.dialect) for c in columns]
+        return "unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
 
     def update(
         self,
@@ -89,24 +107,16 @@ class BulkWriter:
             keys = " AND ".join(f"{c} = ?" for c in key_columns)
             self.conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {keys}", list(rows))
             return
-        # PostgreSQL: one statement per chunk joining a VALUES list, instead of one
-        # round of planning and execution per row.
+        # PostgreSQL: one statement joining the new values unnested from one array per
+        # column, instead of one round of planning and execution per row.
         names = [*set_columns, *key_columns]
-        types = [table.c[c].type.compile(dialect=self.conn.dialect) for c in names]
         sets = ", ".join(f"{c} = v.{c}" for c in set_columns)
         keys = " AND ".join(f"t.{c} = v.{c}" for c in key_columns)
-        per_chunk = max(1, 30_000 // len(names))
-        for start in range(0, len(rows), per_chunk):
-            chunk = rows[start : start + per_chunk]
-            first = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-            rest = ", ".join(
-                [first] + ["(" + ", ".join(["%s"] * len(names)) + ")"] * (len(chunk) - 1)
-            )
-            sql = (
-                f"UPDATE {table.name} AS t SET {sets} FROM (VALUES {rest}) "
-                f"AS v ({', '.join(names)}) WHERE {keys}"
-            )
-            self.conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+        sql = (
+            f"UPDATE {table.name} AS t SET {sets} FROM {self._unnest(table, names)} "
+            f"AS v ({', '.join(names)}) WHERE {keys}"
+        )
+        self.conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*rows, strict=True)))
 
     def delete(
         self,
