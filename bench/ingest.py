@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import copy
 import multiprocessing
-import os
 import random
 import statistics
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_urls import postgres_url
 
 from crmkit import CRM
 from crmkit.rules.engine import default_engine
@@ -166,15 +166,6 @@ def _ingest_rate(
 ) -> tuple[float, int]:
     rate, summary = crmkit_ingest(url, events, contacts, batch, memoize)
     return rate, summary.changes
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("CRMKIT_BENCH_POSTGRES_URL") or os.environ.get("CRMKIT_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ against a hand-written ranking query. ``--keep DIR`` keeps the generated databas
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sqlite3
 import statistics
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_urls import postgres_url
 from crmkit_leadklozer.ranking import refresh_top_ten
 from search_data import NOW, TENANT, build
 
@@ -284,15 +284,6 @@ def whole_tick(crm: CRM, tenant: Any, tenant_id: int) -> None:
             {"t": tenant_id},
         )
         conn.execute(sa.text("DELETE FROM transitions WHERE tenant_id = :t"), {"t": tenant_id})
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("CRMKIT_BENCH_POSTGRES_URL") or os.environ.get("CRMKIT_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def main(argv: Sequence[str] | None = None) -> None:

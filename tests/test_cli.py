@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,17 +12,23 @@ from click.testing import CliRunner
 from crmkit.cli.main import cli
 
 
-@pytest.fixture
-def run(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callable[..., str]:
+    """Runs crmkit commands for ``tenant``; returns stdout, or stderr when ``code`` != 0."""
     runner = CliRunner()
     monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
-    monkeypatch.setenv("CRMKIT_TENANT", "acme")
+    monkeypatch.setenv("CRMKIT_TENANT", tenant)
 
     def invoke(*args: str, code: int = 0) -> str:
         result = runner.invoke(cli, list(args), catch_exceptions=False)
         assert result.exit_code == code, result.output + result.stderr
         return result.stdout if code == 0 else result.stderr
 
+    return invoke
+
+
+@pytest.fixture
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    invoke = invoker(db_url, monkeypatch, "acme")
     invoke("init", "--packs", "17hats")
     return invoke
 
@@ -364,15 +371,7 @@ def test_project_commands(studio) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_search_tick_and_leadklozer_commands(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = CliRunner()
-    monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
-    monkeypatch.setenv("CRMKIT_TENANT", "lk")
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result.stdout if code == 0 else result.stderr
-
+    run = invoker(db_url, monkeypatch, "lk")
     from datetime import datetime, timedelta, timezone
 
     now = datetime.now(timezone.utc)
