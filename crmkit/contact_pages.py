@@ -21,13 +21,7 @@ from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.schemas import ContactOut
 from crmkit.storage.models import AccountRow, ContactFacetRow, ContactRow, ContactTagRow
 from crmkit.storage.scope import TenantScope
-
-
-def _as_text(dialect: str, column: Any) -> Any:
-    # JSON handed back as text and parsed with orjson: faster than the drivers' parsers.
-    if dialect == "sqlite":
-        return sa.type_coerce(column, sa.Text)
-    return sa.cast(column, sa.Text)
+from crmkit.storage.types import json_as_text
 
 
 @lru_cache(maxsize=256)
@@ -49,12 +43,12 @@ def page_query(dialect: str, tenant_id: int) -> Select[Any]:
         facets_agg = sa.func.json_object_agg(f.facet, f.value)
         tags_agg = sa.func.json_agg(t.tag)
     facets = (
-        sa.select(_as_text(dialect, facets_agg))
+        sa.select(json_as_text(dialect, facets_agg))
         .where(f.tenant_id == scope.tenant_id, f.contact_id == c.id)
         .scalar_subquery()
     )
     tags = (
-        sa.select(_as_text(dialect, tags_agg))
+        sa.select(json_as_text(dialect, tags_agg))
         .where(t.tenant_id == scope.tenant_id, t.contact_id == c.id)
         .scalar_subquery()
     )
@@ -72,7 +66,7 @@ def page_query(dialect: str, tenant_id: int) -> Select[Any]:
         facets,
         c.score,
         tags,
-        _as_text(dialect, c.fields),
+        json_as_text(dialect, c.fields),
         c.archived,
         c.created_at,
     )

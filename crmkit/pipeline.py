@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql
 
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ActionError, CRMError, NotFoundError, PolicyError
@@ -35,7 +33,7 @@ from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
-from crmkit.storage.lists import one_of
+from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
     AccountRow,
     ContactFacetRow,
@@ -45,6 +43,7 @@ from crmkit.storage.models import (
     TransitionRow,
 )
 from crmkit.storage.scope import TenantScope
+from crmkit.storage.types import json_as_text
 
 Guard = Callable[[int, Change, str], "str | None"]
 # Called inside the transaction with the transitions just written (crmkit_on_changes).
@@ -246,13 +245,6 @@ class ContactView(Mapping[str, Any]):
         return len(self._KEYS)
 
 
-def _fields_as_text(conn: Connection, column: Any) -> Any:
-    # The JSON text, parsed only if a rule or action reads the fields.
-    if conn.dialect.name == "sqlite":
-        return sa.type_coerce(column, sa.Text)
-    return sa.cast(column, sa.Text)
-
-
 def load_states(
     conn: Connection, scope: TenantScope, contact_ids: Iterable[int]
 ) -> dict[int, ContactState]:
@@ -270,7 +262,7 @@ def load_states(
             c.last_name,
             c.archived,
             c.score,
-            _fields_as_text(conn, c.fields),
+            json_as_text(conn.dialect.name, c.fields),
             c.version,
             c.account_id,
             *profile_columns,
@@ -616,8 +608,8 @@ def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -
     """Each contact's stored version (absent ids are left out)."""
     c = ContactRow.__table__.c
     found: dict[int, int] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
+    for start in range(0, len(ids), ROWS_PER_ROUND):
+        chunk = ids[start : start + ROWS_PER_ROUND]
         rows = conn.execute(scope.select(c.id, c.version).where(one_of(conn, c.id, chunk))).all()
         for cid, version in rows:
             found[cid] = version
@@ -627,13 +619,12 @@ def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -
 def existing_event_ids(conn: Connection, scope: TenantScope, ids: Sequence[str]) -> set[str]:
     """The ids among ``ids`` already recorded for the tenant."""
     e = EventRow.__table__.c
-    if conn.dialect.name == "postgresql":
-        # One array parameter instead of hundreds of IN-list placeholders.
-        wanted = sa.bindparam("wanted", list(ids), type_=postgresql.ARRAY(sa.String))
-        return set(conn.scalars(scope.select(e.id).where(e.id == sa.any_(wanted))))
+    # PostgreSQL takes the whole list as one array; SQLite's IN lists stay short.
+    step = max(len(ids), 1) if conn.dialect.name == "postgresql" else 500
     found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        found.update(conn.scalars(scope.select(e.id).where(e.id.in_(ids[start : start + 500]))))
+    for start in range(0, len(ids), step):
+        part = ids[start : start + step]
+        found.update(conn.scalars(scope.select(e.id).where(one_of(conn, e.id, part))))
     return found
 
 

@@ -28,7 +28,7 @@ from crmkit.rules.actions import AddTag, Change, SetFacet
 from crmkit.runtime import TenantRuntime
 from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
 from crmkit.storage import counters
-from crmkit.storage.lists import one_of
+from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
     AccountRow,
     ContactRow,
@@ -39,9 +39,6 @@ from crmkit.storage.models import (
     TransitionRow,
 )
 from crmkit.storage.scope import TenantScope
-
-# Contacts per round when a hook applies changes to many (see ``change_context``).
-APPLY_CHUNK = 5000
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
@@ -134,10 +131,9 @@ class Tenant:
                 like.get("event_id"),
             )
             made: list[dict[str, Any]] = []
-            # In chunks: a tick may move a large share of a big tenant, and databases cap
-            # the bound parameters of one statement (SQLite 32,766; PostgreSQL 65,535).
-            for start in range(0, len(ids), APPLY_CHUNK):
-                part = ids[start : start + APPLY_CHUNK]
+            # In rounds: a tick may move a large share of a big tenant.
+            for start in range(0, len(ids), ROWS_PER_ROUND):
+                part = ids[start : start + ROWS_PER_ROUND]
                 states = load_states(conn, scope, part)
                 missing_contacts(states, part, self.name)
                 applier = self.applier(runtime, moment)
@@ -377,8 +373,8 @@ class Tenant:
             c = ContactRow.__table__.c
             found: dict[int, ContactOut] = {}
             wanted = list(dict.fromkeys(ids))
-            for start in range(0, len(wanted), APPLY_CHUNK):
-                part = wanted[start : start + APPLY_CHUNK]
+            for start in range(0, len(wanted), ROWS_PER_ROUND):
+                part = wanted[start : start + ROWS_PER_ROUND]
                 rows = conn.execute(base.where(one_of(conn, c.id, part))).all()
                 found.update((contact.id, contact) for contact in contacts_from_rows(rows))
             missing_contacts(found, ids, self.name)

@@ -20,14 +20,12 @@ from crmkit.errors import ActionError, CRMError, PolicyError
 from crmkit.pipeline import Cause, load_states, persist
 from crmkit.rules.actions import RuleContext
 from crmkit.rules.compiler import fill_settings
+from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
-
-# Contacts loaded and written per round, so a tick over a large tenant stays in memory.
-CHUNK = 5000
 
 
 class TickSummary(BaseModel):
@@ -68,8 +66,8 @@ def tick(tenant: Tenant, now: datetime) -> TickSummary:
             ids = list(conn.scalars(scope.select(c.id).where(where).order_by(c.id)))
             cause = Cause("rule", ruleset.pack, ruleset.version, rule.name)
             event: dict[str, Any] = {"id": None, "kind": "tick", "data": {}, "occurred_at": now}
-            for start in range(0, len(ids), CHUNK):
-                states = load_states(conn, scope, ids[start : start + CHUNK])
+            for start in range(0, len(ids), ROWS_PER_ROUND):
+                states = load_states(conn, scope, ids[start : start + ROWS_PER_ROUND])
                 applier = tenant.applier(runtime, now)
                 for state in states.values():
                     reads = any(a.spec.reads_contact for a in rule.actions)

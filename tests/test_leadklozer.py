@@ -99,7 +99,7 @@ def test_a_tick_moving_more_contacts_than_a_chunk_moves_them_all(
 ) -> None:
     import crmkit.tenant
 
-    monkeypatch.setattr(crmkit.tenant, "APPLY_CHUNK", 2)  # five contacts, three rounds
+    monkeypatch.setattr(crmkit.tenant, "ROWS_PER_ROUND", 2)  # five contacts, three rounds
     ids = [add(lk, f"C{i}") for i in range(5)]
     for contact in ids:
         engage(lk, contact, "phone", "call")

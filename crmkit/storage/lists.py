@@ -15,6 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.dialects import postgresql
 
+# Contacts read and written per round by work over many of them (a tick, a hook's changes,
+# a page by id): bounds memory, and keeps SQLite's IN lists under its parameter cap.
+ROWS_PER_ROUND = 5000
+
 
 def one_of(conn: Connection, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
     """``column`` equals one of ``values``."""

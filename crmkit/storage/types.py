@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text, cast, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -35,6 +35,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def json_as_text(dialect: str, column: Any) -> Any:
+    """A JSON column read back as its text, for orjson to parse: faster than the drivers'
+    own JSON parsing, and only paid where the value is used."""
+    if dialect == "sqlite":
+        return type_coerce(column, Text)
+    return cast(column, Text)
 
 
 def json_type() -> TypeEngine[Any]:
