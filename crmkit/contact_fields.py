@@ -22,6 +22,7 @@ CONTACT_ATTRIBUTES: dict[str, str] = {
     **{name: "text" for name in PROFILE_FIELDS},
     "account": "text",
     "archived": "bool",
+    "ok_to_sms": "bool",
     "score": "number",
     "created_at": "time",
     "last_interaction": "time",

@@ -69,6 +69,8 @@ def page_query(dialect: str, tenant_id: int) -> Select[Any]:
         json_as_text(dialect, c.fields),
         c.archived,
         c.created_at,
+        c.ok_to_sms,
+        c.sms_note,
     )
 
 
@@ -84,6 +86,8 @@ _NAMES = (
     "fields",
     "archived",
     "created_at",
+    "ok_to_sms",
+    "sms_note",
 )
 
 

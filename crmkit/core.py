@@ -13,6 +13,7 @@ from crmkit.clock import Clock, utc_now
 from crmkit.conditions.parser import Schema
 from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
+from crmkit.field_types import FieldSpec
 from crmkit.packs import Pack, PackRegistry
 from crmkit.plugins import build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
@@ -20,12 +21,37 @@ from crmkit.rules.compiler import CompiledRuleset, compile_pack
 from crmkit.rules.engine import RuleEngine, default_engine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
-from crmkit.storage.models import ContactFacetRow, ContactRow, CounterRow, TenantPackRow, TenantRow
+from crmkit.storage.models import (
+    ContactFacetRow,
+    ContactRow,
+    CounterRow,
+    CustomFieldRow,
+    TenantPackRow,
+    TenantRow,
+)
 from crmkit.storage.statistics import ensure_search_statistics
 from crmkit.tenant import Tenant
 
 # Answers whether a contact may receive an activity: a reason refuses it.
 PermitCheck = Callable[[str, Mapping[str, Any]], "str | None"]
+
+
+def pack_fields(packs: Sequence[Pack]) -> dict[str, FieldSpec]:
+    """The profile fields of a tenant's packs; two packs may share a field only as the
+    same declaration."""
+    fields: dict[str, FieldSpec] = {}
+    owners: dict[str, str] = {}
+    for pack in packs:
+        for spec in pack.fields:
+            known = fields.get(spec.name)
+            if known is not None and known != spec:
+                raise ConfigError(
+                    f"packs {owners[spec.name]} and {pack.ref} declare field {spec.name!r} "
+                    "differently"
+                )
+            fields.setdefault(spec.name, spec)
+            owners.setdefault(spec.name, pack.ref)
+    return fields
 
 
 class CRM:
@@ -168,6 +194,7 @@ class CRM:
                 raise ConfigError(f"pack {pack.name!r} is listed twice for tenant {name!r}")
             self.compiled(pack)
             resolved.append(pack)
+        declared = pack_fields(resolved)
         self._check_schema()
         now = self.clock()
         with self.db.begin() as conn:
@@ -198,6 +225,15 @@ class CRM:
                     .values(config_version=TenantRow.config_version + 1, settings=merged)
                 )
                 conn.execute(delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id))
+                cf = CustomFieldRow.__table__.c
+                clash = conn.scalars(
+                    select(cf.name).where(cf.tenant_id == tenant_id, cf.name.in_(declared))
+                ).all()
+                if clash:
+                    raise ConfigError(
+                        f"tenant {name!r} has custom fields named like fields of its new "
+                        f"packs: {', '.join(sorted(clash))}"
+                    )
             if resolved:
                 conn.execute(
                     insert(TenantPackRow),
@@ -261,6 +297,16 @@ class CRM:
         ).all()
         packs = tuple(self.packs.resolve(spec) for spec in specs)
         facets = {f: self.facets.get(f) for p in packs for f in p.facets}
+        fields = pack_fields(packs)
+        cf = CustomFieldRow.__table__.c
+        for field_row in conn.execute(
+            select(cf.name, cf.label, cf.type, cf.choices)
+            .where(cf.tenant_id == row[0])
+            .order_by(cf.created_at, cf.name)
+        ):
+            fields[field_row[0]] = FieldSpec(
+                field_row[0], field_row[1], field_row[2], "custom", tuple(field_row[3] or ())
+            )
         runtime = TenantRuntime.build(
             row[0],
             name,
@@ -269,6 +315,7 @@ class CRM:
             tuple(self.compiled(p) for p in packs),
             facets,
             dict(row[2] or {}),
+            fields,
         )
         self._runtimes[name] = runtime
         return runtime

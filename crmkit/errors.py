@@ -74,3 +74,12 @@ class ActionError(CRMError):
         super().__init__(
             f"event {event_id!r}: action of rule {rule} failed: {type(cause).__name__}: {cause}"
         )
+
+
+class DeliveryError(CRMError):
+    """A message could not be delivered; it is kept in the contact's log as failed."""
+
+    def __init__(self, message_id: int, reason: str) -> None:
+        self.message_id = message_id
+        self.reason = reason
+        super().__init__(f"message {message_id} failed: {reason}")

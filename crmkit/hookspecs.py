@@ -170,6 +170,46 @@ def crmkit_on_notice(tenant: str, contact_id: int, kind: str, data: dict[str, An
     """
 
 
+# ---------------------------------------------------------------- phones and messages
+# The first plugin that answers wins (firstresult); returning None passes to the next
+# plugin and, when nobody answers, to crmkit's default.
+
+
+@hookspec(firstresult=True)
+def crmkit_phone_line_type(tenant: str, number: str) -> str | None:
+    """The line type of an E.164 ``number``, from a real lookup provider.
+
+    Return one of ``mobile``, ``landline``, ``fixed_line_or_mobile``, ``voip``,
+    ``toll_free``, ``premium_rate``, ``pager`` or ``other`` (see
+    :data:`crmkit.phones.LINE_TYPES`), or None to let the next plugin (and finally
+    phonenumbers' offline metadata) answer. Called before the write that sets the
+    number, outside any transaction, so a network lookup holds no locks. Mobile, VoIP
+    and "fixed line or mobile" numbers turn OK to SMS on; any other type turns it off
+    with a note ("Landline number, SMS not allowed.").
+    """
+
+
+@hookspec(firstresult=True)
+def crmkit_send_sms(tenant: str, message: dict[str, Any]) -> str | None:
+    """Deliver a text; return the provider's reference for it.
+
+    ``message`` has ``id``, ``contact_id``, ``to`` (E.164) and ``body``. Raise to report
+    a failure (the message is kept as ``failed`` with the error). Return None to pass;
+    when no plugin sends it, crmkit writes it to the ``sms_outbox`` table for a gateway
+    to pick up.
+    """
+
+
+@hookspec(firstresult=True)
+def crmkit_send_email(tenant: str, message: dict[str, Any]) -> str | None:
+    """Deliver an email; return the provider's reference for it.
+
+    ``message`` has ``id``, ``contact_id``, ``to``, ``from``, ``subject`` and ``body``.
+    Raise to report a failure. Return None to pass; when no plugin sends it, crmkit
+    sends it over SMTP (settings ``smtp_host``, ``smtp_port``, ``mail_from``...).
+    """
+
+
 # ---------------------------------------------------------------- command line
 
 

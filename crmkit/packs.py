@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from crmkit.errors import ConfigError, UnknownPackError
+from crmkit.field_types import FieldSpec
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
@@ -31,7 +32,9 @@ class Pack:
     rules run in the order the files are listed. ``facets`` names the facets the pack
     uses; a tenant's facets are those of its packs. ``search_keys`` names the event data
     keys the pack's searches filter on (``event.data.channel``...): on PostgreSQL crmkit
-    keeps planner statistics on them (see :mod:`crmkit.storage.statistics`).
+    keeps planner statistics on them (see :mod:`crmkit.storage.statistics`). ``fields``
+    are the typed profile fields the pack adds to every contact (kept in
+    ``contact.fields``, validated on every write).
     """
 
     name: str
@@ -42,10 +45,18 @@ class Pack:
     description: str = ""
     settings: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     search_keys: tuple[str, ...] = ()
+    fields: tuple[FieldSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "@" in self.name or "," in self.name or " " in self.name:
             raise ConfigError(f"invalid pack name {self.name!r}")
+        seen: set[str] = set()
+        for spec in self.fields:
+            if not isinstance(spec, FieldSpec):
+                raise ConfigError(f"pack {self.name!r}: field {spec!r} is not a FieldSpec")
+            if spec.name in seen:
+                raise ConfigError(f"pack {self.name!r} declares field {spec.name!r} twice")
+            seen.add(spec.name)
         for key in self.search_keys:
             if not SEARCH_KEY.fullmatch(key):
                 raise ConfigError(

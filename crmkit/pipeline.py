@@ -26,6 +26,7 @@ from crmkit.rules.actions import (
     Change,
     RemoveTag,
     RuleContext,
+    Schedule,
     SetFacet,
     SetScore,
 )
@@ -40,6 +41,7 @@ from crmkit.storage.models import (
     ContactRow,
     ContactTagRow,
     EventRow,
+    ScheduledActionRow,
     TransitionRow,
 )
 from crmkit.storage.scope import TenantScope
@@ -95,7 +97,9 @@ class ContactState:
         "first_name",
         "id",
         "last_name",
+        "ok_to_sms",
         "profile",
+        "scheduled",
         "score",
         "tags",
         "tags_added",
@@ -120,6 +124,7 @@ class ContactState:
         tags: set[str],
         version: int,
         account_id: int | None = None,
+        ok_to_sms: bool = False,
     ) -> None:
         self.id = id
         self.first_name = first_name
@@ -128,6 +133,7 @@ class ContactState:
         self.account = account
         self.account_id = account_id
         self.archived = archived
+        self.ok_to_sms = ok_to_sms
         self.score = score
         self._fields = fields
         self._fields_json = fields_json
@@ -138,6 +144,8 @@ class ContactState:
         self.changed_facets: dict[str, str | None] = {}
         self.tags_added: set[str] = set()
         self.tags_removed: set[str] = set()
+        # Upcoming actions rules put on the contact, written with the rest.
+        self.scheduled: list[dict[str, Any]] = []
 
     def attribute(self, name: str) -> Any:
         """A built-in attribute by name (profile fields included)."""
@@ -161,6 +169,7 @@ class ContactState:
             **self.profile,
             "account": self.account,
             "archived": self.archived,
+            "ok_to_sms": self.ok_to_sms,
             "score": self.score,
             "fields": dict(self.fields),
             "facets": dict(self.facets),
@@ -197,6 +206,7 @@ class ContactState:
             or self.changed_facets
             or self.tags_added
             or self.tags_removed
+            or self.scheduled
         )
 
     def mark_written(self) -> None:
@@ -204,6 +214,7 @@ class ContactState:
         self.changed_facets = {}
         self.tags_added = set()
         self.tags_removed = set()
+        self.scheduled = []
 
 
 class ContactView(Mapping[str, Any]):
@@ -217,6 +228,7 @@ class ContactView(Mapping[str, Any]):
         *PROFILE_FIELDS,
         "account",
         "archived",
+        "ok_to_sms",
         "score",
         "fields",
         "facets",
@@ -265,6 +277,7 @@ def load_states(
             json_as_text(conn.dialect.name, c.fields),
             c.version,
             c.account_id,
+            c.ok_to_sms,
             *profile_columns,
         ).where(one_of(conn, c.id, ids))
     ).all()
@@ -289,7 +302,8 @@ def load_states(
             version=row[6],
             account_id=row[7],
             account=accounts.get(row[7]) if row[7] is not None else None,
-            profile=dict(zip(PROFILE_FIELDS, row[8:], strict=True)),
+            ok_to_sms=bool(row[8]),
+            profile=dict(zip(PROFILE_FIELDS, row[9:], strict=True)),
             facets={},
             tags=set(),
         )
@@ -352,6 +366,9 @@ class ChangeApplier:
 
     def apply(self, state: ContactState, change: Change, cause: Cause) -> dict[str, Any] | None:
         """Apply one change; return its transition, or None when it changes nothing."""
+        if isinstance(change, Schedule):
+            self.schedule(state, change, cause)
+            return None
         if isinstance(change, SetFacet):
             facet = self.runtime.facets.get(change.facet)
             if facet is None:
@@ -413,6 +430,28 @@ class ChangeApplier:
         }
         self.transitions.append(transition)
         return transition
+
+    def schedule(self, state: ContactState, change: Schedule, cause: Cause) -> None:
+        template = change.template
+        if template is not None and ":" not in template and cause.pack:
+            template = f"{cause.pack}:{template}"
+        state.scheduled.append(
+            {
+                "contact_id": state.id,
+                "kind": change.kind,
+                "title": change.title,
+                "due_at": change.due_at,
+                "template": template,
+                "subject": change.subject,
+                "body": change.body,
+                "status": "pending",
+                "pack": cause.pack,
+                "rule": cause.rule,
+                "actor": cause.actor,
+                "event_id": cause.event_id,
+                "created_at": self.now,
+            }
+        )
 
 
 @dataclass
@@ -575,9 +614,11 @@ def persist(
     tag_adds: list[tuple[Any, ...]] = []
     tag_removes: list[tuple[Any, ...]] = []
     contact_updates: list[tuple[Any, ...]] = []
+    scheduled: list[dict[str, Any]] = []
     for state in states:
         if not state.dirty:
             continue
+        scheduled.extend(state.scheduled)
         for facet, old in state.changed_facets.items():
             value = state.facets[facet]
             if old is None:
@@ -598,6 +639,12 @@ def persist(
         TRANSITION_COLUMNS,
         [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
     )
+    if scheduled:
+        first = counters.allocate(conn, tenant, "action", len(scheduled))
+        conn.execute(
+            scope.insert(ScheduledActionRow),
+            scope.rows({**row, "id": first + i} for i, row in enumerate(scheduled)),
+        )
     stamp = counters.allocate(conn, tenant, "state") if contact_updates else None
     if after is not None and (transitions or created):
         after(conn, list(transitions), list(created))

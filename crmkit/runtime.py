@@ -14,6 +14,7 @@ from crmkit.conditions.ast import Node, paths
 from crmkit.conditions.durable import tag_key
 from crmkit.conditions.parser import Schema, parse_condition
 from crmkit.facets import Facet
+from crmkit.field_types import FieldSpec
 from crmkit.packs import Pack
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset
 
@@ -33,6 +34,8 @@ class TenantRuntime:
     fact_plan: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     # (tag, fact key) for every tag a rule tests.
     fact_tags: tuple[tuple[str, str], ...] = ()
+    # Typed profile fields: the packs' and the tenant's custom fields, by name.
+    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     # Parsed search expressions: a saved search or a page of results runs the same text
     # again and again; the runtime is rebuilt (and this emptied) when the config changes.
     _searches: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
@@ -47,6 +50,7 @@ class TenantRuntime:
         rulesets: tuple[CompiledRuleset, ...],
         facets: Mapping[str, Facet],
         settings: Mapping[str, Any],
+        fields: Mapping[str, FieldSpec] | None = None,
     ) -> TenantRuntime:
         used: set[str] = set()
         tags: set[str] = set()
@@ -79,6 +83,7 @@ class TenantRuntime:
             settings,
             tuple(plan),
             tuple((tag, tag_key(tag)) for tag in sorted(tags)),
+            dict(fields or {}),
         )
 
     def search_schema(self) -> Schema:

@@ -53,7 +53,27 @@ def json_problem(value: Any, path: str = "data") -> str | None:
     return f"{path} holds a {kind.__name__}, which is not JSON"
 
 
+def _email_address(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+
+
+def _clean_tags(value: list[str]) -> list[str]:
+    cleaned = [tag.strip() for tag in value]
+    if any(not tag or len(tag) > 100 for tag in cleaned):
+        raise ValueError("tags must be 1 to 100 characters")
+    return cleaned
+
+
 class ContactIn(_In):
+    """A new contact. ``phone`` is the cell phone (stored in E.164); ``ok_to_sms``
+    records express permission to text it, and is otherwise decided by the phone check.
+    ``fields`` holds profile fields by name; an unknown name adds a custom field."""
+
     first_name: str = _NAME
     last_name: str = Field(default="", max_length=200)
     email: str | None = Field(default=None, max_length=320)
@@ -67,24 +87,37 @@ class ContactIn(_In):
     facets: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     fields: dict[str, Any] = Field(default_factory=dict)
+    ok_to_sms: bool | None = None
 
-    @field_validator("email")
-    @classmethod
-    def _email_shape(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    _email = field_validator("email")(_email_address)
+    _tags = field_validator("tags")(_clean_tags)
 
-    @field_validator("tags")
+
+class ContactPatch(_In):
+    """Changes to a contact: only the given keys change; None or "" clears a value
+    (except the first name). ``fields`` changes only the fields it names."""
+
+    first_name: str | None = Field(default=None, min_length=1, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    account: str | None = Field(default=None, max_length=300)
+    city: str | None = Field(default=None, max_length=200)
+    state: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=200)
+    lead_source: str | None = Field(default=None, max_length=200)
+    ok_to_sms: bool | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+    _email = field_validator("email")(_email_address)
+
+    @field_validator("first_name")
     @classmethod
-    def _tags_not_blank(cls, value: list[str]) -> list[str]:
-        cleaned = [tag.strip() for tag in value]
-        if any(not tag or len(tag) > 100 for tag in cleaned):
-            raise ValueError("tags must be 1 to 100 characters")
-        return cleaned
+    def _name_kept(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("the first name cannot be cleared")
+        return value
 
 
 class EventIn(_In):
@@ -128,6 +161,8 @@ class ContactOut(BaseModel):
     fields: dict[str, Any]
     archived: bool
     created_at: datetime
+    ok_to_sms: bool = False
+    sms_note: str | None = None
 
 
 class TransitionOut(BaseModel):
@@ -165,3 +200,45 @@ class IngestSummary(BaseModel):
     failed: int = 0
     changes: int = 0
     errors: list[str] = Field(default_factory=list)
+
+
+class FieldOut(BaseModel):
+    """A profile field as the tenant has it: declared by a pack or a custom field."""
+
+    name: str
+    label: str
+    type: str
+    section: str
+    choices: list[str] = Field(default_factory=list)
+    source: str
+
+
+class ActionOut(BaseModel):
+    id: int
+    contact_id: int
+    kind: Literal["step", "text", "email", "appointment", "reminder"]
+    title: str
+    due_at: datetime
+    status: Literal["pending", "running", "done", "failed", "cancelled"]
+    template: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    result: str | None = None
+    message_id: int | None = None
+    cause: str
+    done_at: datetime | None = None
+
+
+class MessageOut(BaseModel):
+    id: int
+    contact_id: int
+    channel: Literal["sms", "email"]
+    direction: Literal["in", "out"]
+    address: str
+    subject: str | None = None
+    body: str
+    status: Literal["sending", "sent", "failed", "received"]
+    error: str | None = None
+    reference: str | None = None
+    action_id: int | None = None
+    at: datetime

@@ -26,7 +26,18 @@ from crmkit.pipeline import (
 )
 from crmkit.rules.actions import AddTag, Change, SetFacet
 from crmkit.runtime import TenantRuntime
-from crmkit.schemas import ContactIn, ContactOut, EventIn, EventOut, IngestSummary, TransitionOut
+from crmkit.schemas import (
+    ActionOut,
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    EventIn,
+    EventOut,
+    FieldOut,
+    IngestSummary,
+    MessageOut,
+    TransitionOut,
+)
 from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
@@ -42,6 +53,7 @@ from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
+    from crmkit.profiles import ContactProfile
     from crmkit.ticking import TickSummary
 
 
@@ -53,6 +65,13 @@ def validation_error(exc: pydantic.ValidationError, what: str) -> ValidationErro
         message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
         parts.append(f"{field}: {message}")
     return ValidationError(f"invalid {what}: " + "; ".join(parts))
+
+
+# What explain() can narrow to besides facets and fields.NAME.
+EXPLAINABLE = frozenset(
+    {"score", "tags", "first_name", "last_name", *PROFILE_FIELDS, "account"}
+    | {"ok_to_sms", "archived"}
+)
 
 
 def transition_out(row: Mapping[str, Any]) -> TransitionOut:
@@ -242,12 +261,33 @@ class Tenant:
 
     # ------------------------------------------------------------ contacts
     def add_contact(self, data: ContactIn | Mapping[str, Any], *, actor: str = "api") -> ContactOut:
-        """Create a contact. Given facet values are manual changes and pass the policies."""
+        """Create a contact. Given facet values are manual changes and pass the policies.
+
+        The cell phone is stored in E.164 and checked (``crmkit_phone_line_type``) to
+        decide OK to SMS; fields are checked by their types, and a field name the tenant
+        does not know yet becomes a custom field.
+        """
+        from crmkit.profile_values import add_custom_fields, check_number, clean_fields, clean_phone
+
         outbox: list[Notice] = []
         try:
             contact = data if isinstance(data, ContactIn) else ContactIn.model_validate(data)
         except pydantic.ValidationError as exc:
             raise validation_error(exc, "contact") from None
+        with self.crm.db.connect() as conn:
+            runtime = self.runtime(conn)
+        phone = clean_phone(runtime, contact.phone, "contact")
+        fields = clean_fields(runtime, contact.fields, "contact")
+        for facet in contact.facets:
+            if facet not in runtime.facets:
+                raise PolicyError(
+                    f"tenant {self.name!r} does not use facet {facet!r} "
+                    f"(its facets: {', '.join(runtime.facets) or 'none'})"
+                )
+        # Before the transaction: a real lookup provider may go over the network.
+        ok_to_sms, sms_note = check_number(self.crm, self.name, phone).permission(
+            contact.ok_to_sms, "the new contact"
+        )
         with self.crm.db.begin() as conn:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
@@ -257,6 +297,9 @@ class Tenant:
             )
             contact_id = self.allocate_ids(conn, runtime, 1, "contact")
             profile = {name: getattr(contact, name) or None for name in PROFILE_FIELDS}
+            profile["phone"] = phone
+            stored_fields = {k: v for k, v in fields.values.items() if v is not None}
+            add_custom_fields(conn, runtime, fields.new, now)
             state = ContactState(
                 id=contact_id,
                 first_name=contact.first_name,
@@ -265,20 +308,15 @@ class Tenant:
                 account=contact.account,
                 account_id=account_id,
                 archived=False,
+                ok_to_sms=ok_to_sms,
                 score=0.0,
-                fields=dict(contact.fields),
+                fields=dict(stored_fields),
                 facets={},
                 tags=set(),
                 version=0,
             )
             applier = self.applier(runtime)
             cause = Cause("manual", actor=actor)
-            for facet in contact.facets:
-                if facet not in runtime.facets:
-                    raise PolicyError(
-                        f"tenant {self.name!r} does not use facet {facet!r} "
-                        f"(its facets: {', '.join(runtime.facets) or 'none'})"
-                    )
             for facet, value in contact.facets.items():
                 applier.apply(state, SetFacet(facet, value), cause)
             for tag in contact.tags:
@@ -297,8 +335,10 @@ class Tenant:
                             **profile,
                             "account_id": account_id,
                             "score": 0.0,
-                            "fields": dict(contact.fields),
+                            "fields": stored_fields,
                             "archived": False,
+                            "ok_to_sms": ok_to_sms,
+                            "sms_note": sms_note,
                             "version": 0,
                             "created_at": now,
                         }
@@ -342,10 +382,13 @@ class Tenant:
         limit: int | None = None,
         offset: int = 0,
         order: str = "id",
+        archived: bool | None = False,
     ) -> list[ContactOut]:
         """Contacts, optionally filtered by a condition (run as SQL).
 
         ``order`` is ``"id"`` or ``"first_name"`` (alphabetical, case-insensitive).
+        Archived contacts are left out; ``archived=True`` lists only them and
+        ``archived=None`` lists both.
         """
         if order not in ("id", "first_name"):
             raise ValidationError(f"unknown order {order!r} (use id or first_name)")
@@ -358,6 +401,8 @@ class Tenant:
                 stmt = stmt.order_by(func.lower(c.first_name), func.lower(c.last_name), c.id)
             else:
                 stmt = stmt.order_by(c.id)
+            if archived is not None:
+                stmt = stmt.where(c.archived == archived)
             if where:
                 stmt = stmt.where(self.contact_filter(conn, where, runtime))
             if offset:
@@ -404,6 +449,194 @@ class Tenant:
         self.deliver(outbox)
         return transition_out(transition) if transition else None
 
+    # ------------------------------------------------------------ profile edits
+    def update_contact(
+        self, contact_id: int, values: ContactPatch | Mapping[str, Any], *, actor: str = "api"
+    ) -> list[TransitionOut]:
+        """Change profile values by hand (see :class:`ContactPatch`); returns the
+        transitions written. A new cell phone is checked again for OK to SMS."""
+        from crmkit.editing import update_contact
+
+        return update_contact(self, contact_id, values, actor)
+
+    def check_phone(self, contact_id: int, *, actor: str = "phone check") -> dict[str, Any]:
+        """Look the contact's cell phone up again and set OK to SMS from the answer."""
+        from crmkit.editing import check_phone
+
+        return check_phone(self, contact_id, actor)
+
+    def tag_contact(
+        self,
+        contact_id: int,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        *,
+        actor: str = "api",
+    ) -> list[TransitionOut]:
+        """Add and remove tags by hand."""
+        from crmkit.editing import edit_tags
+
+        return edit_tags(self, contact_id, add, remove, actor)
+
+    def tags(self) -> list[dict[str, Any]]:
+        """The tenant's tags with how many contacts carry each."""
+        from crmkit.editing import tag_list
+
+        return tag_list(self)
+
+    def duplicate_contact(self, contact_id: int, *, actor: str = "api") -> ContactOut:
+        """A copy with the same fields, tags and facets; not notes, events or history."""
+        from crmkit.editing import duplicate_contact
+
+        return duplicate_contact(self, contact_id, actor)
+
+    def delete_contact(self, contact_id: int, *, actor: str = "api") -> str:
+        """Archive the contact; if it is archived already, erase it for good.
+
+        Returns ``"archived"`` or ``"erased"``. Erasing removes the contact with its
+        events, transitions, notes, messages, actions and memberships.
+        """
+        from crmkit.editing import erase_contact, set_archived
+
+        if set_archived(self, contact_id, True, actor):
+            return "archived"
+        erase_contact(self, contact_id)
+        return "erased"
+
+    def restore_contact(self, contact_id: int, *, actor: str = "api") -> bool:
+        """Bring an archived contact back into lists and searches."""
+        from crmkit.editing import set_archived
+
+        return set_archived(self, contact_id, False, actor)
+
+    # ------------------------------------------------------------ fields and profile
+    def fields(self) -> list[FieldOut]:
+        """The tenant's profile fields: its packs' and its custom fields."""
+        from crmkit.custom_fields import field_list
+
+        return field_list(self)
+
+    def add_custom_field(
+        self, label: str, type: str = "text", choices: Sequence[str] = ()
+    ) -> FieldOut:
+        """Add a custom field (name made from the label) of a type in FIELD_TYPES."""
+        from crmkit.custom_fields import add_field
+
+        return add_field(self, label, type, choices)
+
+    def apply_custom_field(self, name: str) -> int:
+        """Put the field, empty, on every contact lacking it; return how many got it."""
+        from crmkit.custom_fields import apply_to_all
+
+        return apply_to_all(self, name)
+
+    def profile(self, contact_id: int) -> ContactProfile:
+        """Everything the contact's profile shows (see :mod:`crmkit.profiles`)."""
+        from crmkit.profiles import build_profile
+
+        return build_profile(self, contact_id)
+
+    def profile_html(self, contact_id: int) -> str:
+        """The contact's profile as a self-contained HTML page."""
+        from crmkit.profiles import build_profile, render_html
+
+        colours = {
+            f["name"]: {v["name"]: v["colour"] for v in f["values"]} for f in self.facet_table()
+        }
+        return render_html(build_profile(self, contact_id), colours)
+
+    # ------------------------------------------------------------ actions and messages
+    def schedule_action(
+        self,
+        contact_id: int,
+        kind: str,
+        title: str,
+        due_at: datetime,
+        *,
+        template: str | None = None,
+        subject: str | None = None,
+        body: str | None = None,
+        actor: str = "api",
+    ) -> ActionOut:
+        """Put an upcoming action (step, text, email, appointment, reminder) on a contact."""
+        from crmkit.upcoming import schedule
+
+        return schedule(
+            self,
+            contact_id,
+            kind,
+            title,
+            due_at,
+            template=template,
+            subject=subject,
+            body=body,
+            actor=actor,
+        )
+
+    def actions(
+        self, contact_id: int | None = None, *, include_closed: bool = False
+    ) -> list[ActionOut]:
+        """Upcoming actions by due time (all contacts' without ``contact_id``)."""
+        from crmkit.upcoming import actions
+
+        return actions(self, contact_id, include_closed=include_closed)
+
+    def cancel_action(self, action_id: int, *, actor: str = "api") -> ActionOut:
+        from crmkit.upcoming import cancel
+
+        return cancel(self, action_id, actor)
+
+    def send_text(
+        self,
+        contact_id: int,
+        *,
+        body: str | None = None,
+        template: str | None = None,
+        actor: str = "api",
+    ) -> MessageOut:
+        """Text the contact's cell phone; refused unless OK to SMS is on."""
+        from crmkit.messaging import send
+
+        return send(self, contact_id, "sms", body=body, template=template, actor=actor)
+
+    def send_email(
+        self,
+        contact_id: int,
+        *,
+        subject: str | None = None,
+        body: str | None = None,
+        template: str | None = None,
+        actor: str = "api",
+    ) -> MessageOut:
+        """Email the contact (SMTP unless a plugin's ``crmkit_send_email`` sends it)."""
+        from crmkit.messaging import send
+
+        return send(
+            self, contact_id, "email", body=body, template=template, subject=subject, actor=actor
+        )
+
+    def receive_text(self, sender: str, body: str, *, at: datetime | None = None) -> MessageOut:
+        """Log an inbound text and record it as an ``engagement`` event on channel sms."""
+        from crmkit.messaging import receive
+
+        return receive(self, "sms", sender, body, at=at)
+
+    def receive_email(
+        self, sender: str, body: str, *, subject: str | None = None, at: datetime | None = None
+    ) -> MessageOut:
+        """Log an inbound email and record it as an ``engagement`` event on channel email."""
+        from crmkit.messaging import receive
+
+        return receive(self, "email", sender, body, subject=subject, at=at)
+
+    def messages(
+        self, contact_id: int, channel: str | None = None, *, limit: int | None = None
+    ) -> list[MessageOut]:
+        """The contact's texts and emails, newest first."""
+        from crmkit.messaging import messages
+
+        return messages(self, contact_id, channel, limit)  # type: ignore[arg-type]
+
     def explain(self, contact_id: int, facet: str | None = None) -> list[TransitionOut]:
         """Why the contact has its values: its transitions, oldest first."""
         with self.crm.db.connect() as conn:
@@ -413,10 +646,15 @@ class Tenant:
             t = TransitionRow.__table__.c
             stmt = scope.select(TransitionRow.__table__).where(t.contact_id == contact_id)
             if facet is not None:
-                if facet not in runtime.facets and facet not in ("score", "tags"):
+                if not (
+                    facet in runtime.facets
+                    or facet in EXPLAINABLE
+                    or facet.removeprefix("fields.") in runtime.fields
+                ):
                     raise ConfigError(
                         f"tenant {self.name!r} has no facet {facet!r} "
-                        f"(its facets: {', '.join(runtime.facets) or 'none'}; also score, tags)"
+                        f"(its facets: {', '.join(runtime.facets) or 'none'}; also score, "
+                        "tags, a contact attribute or fields.NAME)"
                     )
                 stmt = stmt.where(t.name == facet)
             rows = conn.execute(stmt.order_by(t.version)).mappings().all()

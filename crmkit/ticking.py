@@ -2,8 +2,10 @@
 
 ``Tenant.tick(now)`` first lets plugins do their time work (``crmkit_on_tick``: score
 decay and expiry, Top 10%...), then evaluates every ``trigger: tick`` rule of the tenant's
-packs over all its contacts as SQL, in rule order (priority, pack position, file
-order). Each change has its transition with the rule as its cause. One transaction.
+packs over its contacts (archived ones aside) as SQL, in rule order (priority, pack
+position, file order). Each change has its transition with the rule as its cause. One
+transaction. Then the upcoming actions that are due are carried out, each on its own
+(see :mod:`crmkit.upcoming`): sending a message is not something to roll back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from crmkit.rules.compiler import fill_settings
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
+from crmkit.upcoming import DueSummary, run_due
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
@@ -32,6 +35,7 @@ class TickSummary(BaseModel):
     now: datetime
     changes: int = 0
     by_rule: dict[str, int] = Field(default_factory=dict)
+    actions: DueSummary = Field(default_factory=DueSummary)
 
 
 def tick(tenant: Tenant, now: datetime) -> TickSummary:
@@ -63,7 +67,9 @@ def tick(tenant: Tenant, now: datetime) -> TickSummary:
             except CRMError as exc:
                 raise PolicyError(f"tick rule {label}: {exc}") from None
             where = to_sql(node, scope, frozenset(runtime.facets), now)
-            ids = list(conn.scalars(scope.select(c.id).where(where).order_by(c.id)))
+            ids = list(
+                conn.scalars(scope.select(c.id).where(c.archived.is_(False), where).order_by(c.id))
+            )
             cause = Cause("rule", ruleset.pack, ruleset.version, rule.name)
             event: dict[str, Any] = {"id": None, "kind": "tick", "data": {}, "occurred_at": now}
             for start in range(0, len(ids), ROWS_PER_ROUND):
@@ -99,4 +105,5 @@ def tick(tenant: Tenant, now: datetime) -> TickSummary:
                     )
                     summary.changes += len(applier.transitions)
     tenant.deliver(outbox)
+    summary.actions = run_due(tenant, now)
     return summary

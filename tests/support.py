@@ -7,11 +7,29 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from crmkit import hookimpl
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
+
+
+def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callable[..., str]:
+    """Runs crmkit commands for ``tenant``; returns stdout, or stderr when ``code`` != 0."""
+    from crmkit.cli.main import cli
+
+    runner = CliRunner()
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRMKIT_TENANT", tenant)
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output + result.stderr
+        return result.stdout if code == 0 else result.stderr
+
+    return invoke
 
 
 class FrozenClock:

@@ -245,6 +245,18 @@ def contact() -> None:
 @click.option("--lead-source")
 @click.option("--facet", "facet_values", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
 @click.option("--tag", "tags", multiple=True, help="Repeatable.")
+@click.option(
+    "--field",
+    "field_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A profile or custom field (a new name adds a custom field). Repeatable.",
+)
+@click.option(
+    "--ok-to-sms/--no-ok-to-sms",
+    default=None,
+    help="Express permission to text; decided by the phone check if omitted.",
+)
 @JSON_OPTION
 @click.pass_context
 def contact_add(
@@ -254,6 +266,8 @@ def contact_add(
     last_name: str,
     facet_values: tuple[str, ...],
     tags: tuple[str, ...],
+    field_values: tuple[str, ...],
+    ok_to_sms: bool | None,
     as_json: bool,
     **profile: str | None,
 ) -> None:
@@ -266,6 +280,8 @@ def contact_add(
             **profile,
             "facets": _pairs(facet_values, "--facet"),
             "tags": list(tags),
+            "fields": _pairs(field_values, "--field"),
+            "ok_to_sms": ok_to_sms,
         },
         actor="cli",
     )
@@ -280,13 +296,16 @@ def contact_add(
 @JSON_OPTION
 @click.pass_context
 def contact_show(ctx: click.Context, contact_id: int, as_json: bool) -> None:
-    """Show one contact."""
+    """Show a contact's whole profile: header, info, custom fields, tags, upcoming
+    actions, messages and recent history."""
+    from crmkit.cli.profile import print_profile
+
     tenant = _obj(ctx).tenant()
-    found = tenant.get_contact(contact_id)
+    found = tenant.profile(contact_id)
     if as_json:
         print_json(found)
     else:
-        console.print(_contact_lines(found, tenant))
+        print_profile(found, facet_colours(tenant))
 
 
 @contact.command("list")
@@ -299,6 +318,8 @@ def contact_show(ctx: click.Context, contact_id: int, as_json: bool) -> None:
 @click.option("--not-interacted-since", metavar="TIME", help="No interaction since TIME.")
 @click.option("--order", type=click.Choice(["id", "first_name"]), default="id", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1))
+@click.option("--archived", "archived", flag_value="only", help="Only archived contacts.")
+@click.option("--all", "archived", flag_value="all", help="Archived contacts too.")
 @JSON_OPTION
 @click.pass_context
 def contact_list(
@@ -312,9 +333,12 @@ def contact_list(
     not_interacted_since: str | None,
     order: str,
     limit: int | None,
+    archived: str | None,
     as_json: bool,
 ) -> None:
-    """List contacts, optionally filtered (all filters must hold; run as SQL)."""
+    """List contacts, optionally filtered (all filters must hold; run as SQL).
+
+    Archived contacts are hidden unless --archived or --all is given."""
     tenant = _obj(ctx).tenant()
     condition = build_filter(
         where=where,
@@ -325,7 +349,8 @@ def contact_list(
         interacted_since=interacted_since,
         not_interacted_since=not_interacted_since,
     )
-    found = tenant.list_contacts(condition, limit=limit, order=order)
+    which = {None: False, "only": True, "all": None}[archived]
+    found = tenant.list_contacts(condition, limit=limit, order=order, archived=which)
     if as_json:
         print_json(found)
         return
@@ -701,6 +726,12 @@ def demo(ctx: click.Context, as_json: bool) -> None:
 
     obj = _obj(ctx)
     run_demo(obj.db if obj.db_given else None, as_json)
+
+
+# Profile, tag, field, action and message commands live in their own module.
+from crmkit.cli import profile as _profile_commands  # noqa: E402
+
+_profile_commands.register(cli, contact)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from crmkit.conditions.parser import Schema
@@ -42,7 +43,23 @@ class SetScore:
     value: float
 
 
-Change = SetFacet | AddTag | RemoveTag | AddScore | SetScore
+@dataclass(frozen=True)
+class Schedule:
+    """Put an upcoming action on the contact (``crmkit tick`` carries it out when due).
+
+    ``kind`` is step, text, email, appointment or reminder; a text or email has a
+    ``template`` (``PACK:NAME``, or a bare name in the rule's own pack) or a ``body``.
+    """
+
+    kind: str
+    title: str
+    due_at: datetime
+    template: str | None = None
+    subject: str | None = None
+    body: str | None = None
+
+
+Change = SetFacet | AddTag | RemoveTag | AddScore | SetScore | Schedule
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -116,12 +117,16 @@ class ContactRow(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Express permission to text the cell phone, and why it is off when a check said so.
+    ok_to_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sms_note: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"]),
         Index(None, "tenant_id", "email"),
+        Index(None, "tenant_id", "phone"),
     )
 
     def __repr__(self) -> str:
@@ -350,3 +355,108 @@ class PortalCredentialRow(Base):
 
     def __repr__(self) -> str:
         return f"PortalCredentialRow({self.contact_id!r}, {self.username!r})"
+
+
+class CustomFieldRow(Base):
+    """A field of the tenant's own, offered on every contact's profile."""
+
+    __tablename__ = "custom_fields"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"CustomFieldRow({self.name!r}, {self.type!r})"
+
+
+class ScheduledActionRow(Base):
+    """An upcoming action of a contact: a plan step, a text or email, an appointment or a
+    reminder. ``status`` is ``pending``, ``running``, ``done``, ``failed`` or ``cancelled``.
+    """
+
+    __tablename__ = "scheduled_actions"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    template: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    result: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    pack: Mapped[str | None] = mapped_column(String(100))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "status", "due_at"),
+        Index(None, "tenant_id", "contact_id", "due_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ScheduledActionRow({self.id!r}, {self.kind!r}, due={self.due_at!r})"
+
+
+class MessageRow(Base):
+    """A text or email to or from a contact: the contact's Text and Email tabs.
+
+    ``direction`` is ``out`` or ``in``; ``status`` is ``sending``, ``sent``, ``failed``
+    or (inbound) ``received``.
+    """
+
+    __tablename__ = "messages"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(3))
+    address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(300))
+    action_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "contact_id", "channel", "at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"MessageRow({self.id!r}, {self.channel!r} {self.direction!r})"
+
+
+class SmsOutboxRow(Base):
+    """Texts handed to the default SMS transport, for a gateway process to pick up."""
+
+    __tablename__ = "sms_outbox"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger)
+    to_number: Mapped[str] = mapped_column(String(50))
+    body: Mapped[str] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+    )
+
+    def __repr__(self) -> str:
+        return f"SmsOutboxRow({self.message_id!r}, to={self.to_number!r})"

@@ -1,0 +1,392 @@
+"""Changing a contact by hand: its profile, tags, phone check, copies, archive and erase.
+
+Every change of a stored value writes a transition (target ``field``, ``tag``...) with
+its actor, so ``explain`` shows who changed what; plugins see them in
+``crmkit_on_changes``. A bad value is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pydantic
+from sqlalchemy import Connection, delete, func
+
+from crmkit.changes import Notice
+from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.errors import NotFoundError, PolicyError, ValidationError
+from crmkit.pipeline import TRANSITION_COLUMNS, Cause, persist
+from crmkit.profile_values import (
+    PhoneCheck,
+    add_custom_fields,
+    check_number,
+    clean_fields,
+    clean_phone,
+)
+from crmkit.rules.actions import AddTag, RemoveTag
+from crmkit.schemas import ContactIn, ContactOut, ContactPatch, TransitionOut
+from crmkit.storage import counters
+from crmkit.storage.bulk import BulkWriter
+from crmkit.storage.models import (
+    AccountRow,
+    Base,
+    ContactRow,
+    ContactTagRow,
+    ProjectRow,
+    TransitionRow,
+)
+from crmkit.storage.scope import TenantScope
+
+if TYPE_CHECKING:
+    from crmkit.runtime import TenantRuntime
+    from crmkit.tenant import Tenant
+
+_C = ContactRow.__table__.c
+# Transition texts are bounded like the column that holds them.
+_TEXT_LIMIT = 300
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+
+
+class ContactRecord:
+    """One contact's stored row, for edits (facets and tags are not needed here)."""
+
+    def __init__(self, conn: Connection, scope: TenantScope, contact_id: int, tenant: str) -> None:
+        row = (
+            conn.execute(
+                scope.select(
+                    _C.id,
+                    _C.first_name,
+                    _C.last_name,
+                    *(_C[name] for name in PROFILE_FIELDS),
+                    _C.account_id,
+                    _C.fields,
+                    _C.ok_to_sms,
+                    _C.sms_note,
+                    _C.archived,
+                    _C.version,
+                ).where(_C.id == contact_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(f"contact {contact_id} does not exist in tenant {tenant!r}")
+        self.id = contact_id
+        self.values: dict[str, Any] = dict(row)
+        self.values["fields"] = dict(row["fields"] or {})
+        self.version: int = row["version"]
+
+
+class Edit:
+    """Collects changed values of one contact and their transitions, then writes them."""
+
+    def __init__(self, runtime: TenantRuntime, record: ContactRecord, actor: str, now: datetime):
+        self.runtime = runtime
+        self.record = record
+        self.cause = Cause("manual", actor=actor)
+        self.now = now
+        self.columns: dict[str, Any] = {}
+        self.transitions: list[dict[str, Any]] = []
+
+    def change(self, name: str, old: Any, new: Any, column: str | None = None) -> None:
+        """Record one change (nothing when the value stays)."""
+        if old == new:
+            return
+        if column is not None:
+            self.columns[column] = new
+        self.record.version += 1
+        self.transitions.append(
+            {
+                "tenant_id": self.runtime.tenant_id,
+                "contact_id": self.record.id,
+                "version": self.record.version,
+                "target": "field",
+                "name": name,
+                "old": _text(old),
+                "new": _text(new),
+                "cause_type": self.cause.type,
+                "pack": None,
+                "pack_version": None,
+                "rule": None,
+                "actor": self.cause.actor,
+                "event_id": None,
+                "at": self.now,
+            }
+        )
+
+    def write(self, tenant: Tenant, conn: Connection, outbox: list[Notice]) -> None:
+        if not self.transitions and not self.columns:
+            return
+        scope = TenantScope(self.runtime.tenant_id)
+        conn.execute(
+            scope.update(ContactRow)
+            .where(_C.id == self.record.id)
+            .values(**self.columns, version=self.record.version)
+        )
+        if not self.transitions:
+            return  # a note beside a value that stayed: nothing to explain
+        BulkWriter(conn).insert(
+            TransitionRow,
+            TRANSITION_COLUMNS,
+            [tuple(t[c] for c in TRANSITION_COLUMNS) for t in self.transitions],
+        )
+        counters.allocate(conn, self.runtime.tenant_id, "state")
+        after = tenant.after_changes(self.runtime, outbox, now=self.now)
+        if after is not None:
+            after(conn, list(self.transitions), [])
+
+
+def _patch(values: ContactPatch | Mapping[str, Any]) -> ContactPatch:
+    from crmkit.tenant import validation_error
+
+    if isinstance(values, ContactPatch):
+        return values
+    try:
+        return ContactPatch.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc, "contact change") from None
+
+
+def update_contact(
+    tenant: Tenant, contact_id: int, values: ContactPatch | Mapping[str, Any], actor: str
+) -> list[TransitionOut]:
+    """Apply a :class:`ContactPatch`; return the transitions it wrote."""
+    from crmkit.tenant import transition_out
+
+    patch = _patch(values)
+    given = patch.model_fields_set
+    with tenant.crm.db.connect() as conn:
+        runtime = tenant.runtime(conn)
+    what = f"contact {contact_id}"
+    phone = clean_phone(runtime, patch.phone, what) if "phone" in given else None
+    fields = clean_fields(runtime, patch.fields, what)
+    # Looked up before the transaction: a provider may be slow.
+    check = check_number(tenant.crm, tenant.name, phone) if "phone" in given else None
+    outbox: list[Notice] = []
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        record = ContactRecord(conn, scope, contact_id, tenant.name)
+        edit = Edit(runtime, record, actor, tenant.crm.clock())
+        old = record.values
+        for name in ("first_name", "last_name", *PROFILE_FIELDS):
+            if name in given and name != "phone":
+                new = getattr(patch, name)
+                new = new if name == "first_name" else (new or None)
+                if name == "last_name":
+                    new = new or ""
+                edit.change(name, old[name], new, name)
+        if "account" in given:
+            old_name = _account_name(conn, scope, old["account_id"])
+            new_id = tenant._account_id(conn, runtime, patch.account) if patch.account else None
+            new_name = patch.account or None
+            if old_name != new_name:
+                edit.change("account", old_name, new_name, "account_id")
+                edit.columns["account_id"] = new_id
+        _sms_permission(edit, check, patch.ok_to_sms if "ok_to_sms" in given else None, what)
+        if fields.values:
+            add_custom_fields(conn, runtime, fields.new, edit.now)
+            merged = dict(old["fields"])
+            for name, value in fields.values.items():
+                # A cleared field stays on the profile, empty (as after "apply to all").
+                edit.change(f"fields.{name}", merged.get(name), value)
+                merged[name] = value
+            if merged != old["fields"]:
+                edit.columns["fields"] = merged
+        edit.write(tenant, conn, outbox)
+    tenant.deliver(outbox)
+    return [transition_out(t) for t in edit.transitions]
+
+
+def _account_name(conn: Connection, scope: TenantScope, account_id: int | None) -> str | None:
+    if account_id is None:
+        return None
+    a = AccountRow.__table__.c
+    return conn.execute(scope.select(a.name).where(a.id == account_id)).scalar()
+
+
+def _sms_permission(edit: Edit, check: PhoneCheck | None, wanted: bool | None, what: str) -> None:
+    """Set phone, OK to SMS and its note from a new number's check or the user's wish."""
+    old = edit.record.values
+    if check is not None:
+        ok, note = check.permission(wanted, what)
+        edit.change("phone", old["phone"], check.number, "phone")
+    elif wanted is None:
+        return
+    else:
+        current = PhoneCheck(old["phone"], None, old["sms_note"] is None, old["sms_note"])
+        ok, note = current.permission(wanted, what)
+    edit.change("ok_to_sms", old["ok_to_sms"], ok, "ok_to_sms")
+    if note != old["sms_note"]:
+        edit.columns["sms_note"] = note
+
+
+def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
+    """Look the cell phone up again and set OK to SMS from the answer."""
+    contact = tenant.get_contact(contact_id)
+    check = check_number(tenant.crm, tenant.name, contact.phone)
+    outbox: list[Notice] = []
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
+        edit = Edit(runtime, record, actor, tenant.crm.clock())
+        if record.values["phone"] != contact.phone:
+            raise PolicyError(f"contact {contact_id}: the phone changed during the check; retry")
+        ok, note = check.permission(None, f"contact {contact_id}")
+        edit.change("ok_to_sms", record.values["ok_to_sms"], ok, "ok_to_sms")
+        if note != record.values["sms_note"]:
+            edit.columns["sms_note"] = note
+        edit.write(tenant, conn, outbox)
+    tenant.deliver(outbox)
+    return {
+        "contact_id": contact_id,
+        "phone": check.number,
+        "line_type": check.line_type,
+        "ok_to_sms": ok,
+        "sms_note": note,
+    }
+
+
+def edit_tags(
+    tenant: Tenant, contact_id: int, add: Iterable[str], remove: Iterable[str], actor: str
+) -> list[TransitionOut]:
+    """Add and remove tags by hand (a tag is new or one the tenant already uses)."""
+    from crmkit.tenant import transition_out
+
+    adding, removing = _tag_names(add), _tag_names(remove)
+    both = sorted(set(adding) & set(removing))
+    if both:
+        raise ValidationError(f"tags both added and removed: {', '.join(both)}")
+    outbox: list[Notice] = []
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        state = tenant._state(conn, scope, contact_id)
+        applier = tenant.applier(runtime)
+        cause = Cause("manual", actor=actor)
+        for tag in adding:
+            applier.apply(state, AddTag(tag), cause)
+        for tag in removing:
+            applier.apply(state, RemoveTag(tag), cause)
+        persist(
+            conn, scope, [state], applier.transitions, after=tenant.after_changes(runtime, outbox)
+        )
+    tenant.deliver(outbox)
+    return [transition_out(t) for t in applier.transitions]
+
+
+def _tag_names(tags: Iterable[str]) -> list[str]:
+    names = []
+    for tag in tags:
+        cleaned = tag.strip() if isinstance(tag, str) else ""
+        if not cleaned or len(cleaned) > 100:
+            raise ValidationError(f"invalid tag {tag!r}: tags are 1 to 100 characters")
+        names.append(cleaned)
+    return list(dict.fromkeys(names))
+
+
+def tag_list(tenant: Tenant) -> list[dict[str, Any]]:
+    """The tenant's tags with how many contacts carry each, by name."""
+    with tenant.crm.db.connect() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        t = ContactTagRow.__table__.c
+        rows = conn.execute(scope.select(t.tag, func.count()).group_by(t.tag).order_by(t.tag)).all()
+    return [{"tag": tag, "contacts": count} for tag, count in rows]
+
+
+# ---------------------------------------------------------------- copies, archive, erase
+def duplicate_contact(tenant: Tenant, contact_id: int, actor: str) -> ContactOut:
+    """A new contact with this one's fields, tags and facets (not its notes, events,
+    messages or history). A facet value nobody may set by hand (one only rules set)
+    is left at the facet's default on the copy."""
+    source = tenant.get_contact(contact_id)
+    with tenant.crm.db.connect() as conn:
+        runtime = tenant.runtime(conn)
+    facets = {}
+    for name, value in source.facets.items():
+        facet = runtime.facets.get(name)
+        if facet is None or value == facet.default:
+            continue
+        try:
+            facet.check_change(facet.default, value, "manual")
+        except PolicyError:
+            continue
+        facets[name] = value
+    copy = ContactIn(
+        first_name=source.first_name,
+        last_name=source.last_name,
+        **{name: getattr(source, name) for name in PROFILE_FIELDS},
+        account=source.account,
+        facets=facets,
+        tags=list(source.tags),
+        fields=dict(source.fields),
+        ok_to_sms=source.ok_to_sms if source.phone and source.sms_note is None else None,
+    )
+    return tenant.add_contact(copy, actor=actor)
+
+
+def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) -> bool:
+    """Archive or restore; return whether anything changed."""
+    outbox: list[Notice] = []
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
+        edit = Edit(runtime, record, actor, tenant.crm.clock())
+        edit.change("archived", record.values["archived"], archived, "archived")
+        edit.write(tenant, conn, outbox)
+    tenant.deliver(outbox)
+    return bool(edit.transitions)
+
+
+def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
+    """Delete an archived contact for good, with every row that belongs to it.
+
+    Returns the number of rows removed per table. Refused while the contact is the
+    primary contact of a project (delete or hand over the project first).
+    """
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        record = ContactRecord(conn, scope, contact_id, tenant.name)
+        if not record.values["archived"]:
+            raise PolicyError(
+                f"contact {contact_id} is not archived; deleting it archives it first"
+            )
+        p = ProjectRow.__table__.c
+        projects = conn.scalars(
+            scope.select(p.id).where(p.primary_contact_id == contact_id).order_by(p.id)
+        ).all()
+        if projects:
+            raise PolicyError(
+                f"contact {contact_id} is the primary contact of project(s) "
+                f"{', '.join(map(str, projects))}; it cannot be erased"
+            )
+        removed: dict[str, int] = {}
+        contacts = ContactRow.__table__
+        # Every table that refers to contacts, found from the schema, so a table added
+        # later is erased too; children before parents.
+        for table in reversed(Base.metadata.sorted_tables):
+            for fk in table.foreign_key_constraints:
+                if fk.referred_table is not contacts:
+                    continue
+                column = next(c for c in fk.columns if c.name != "tenant_id")
+                result = conn.execute(
+                    delete(table).where(
+                        table.c.tenant_id == runtime.tenant_id, column == contact_id
+                    )
+                )
+                if result.rowcount:
+                    removed[table.name] = removed.get(table.name, 0) + result.rowcount
+        conn.execute(scope.delete(ContactRow).where(_C.id == contact_id))
+        removed["contacts"] = 1
+        counters.allocate(conn, runtime.tenant_id, "state")
+    return removed

@@ -1,0 +1,292 @@
+"""Texts and emails: a per-contact log of messages in and out, sent through transports.
+
+Sending renders the body (a literal or a pack template, in Jinja2's sandbox), checks
+the contact can receive it (an email address; for texts a cell phone with OK to SMS on),
+logs the message, hands it to the first ``crmkit_send_sms`` / ``crmkit_send_email``
+plugin that answers (else the defaults in :mod:`crmkit.transports`), and records a
+``message_out`` event. A refused or badly rendered message leaves no trace; a transport
+failure is kept as a ``failed`` message and raised as :class:`DeliveryError`. Inbound
+messages are logged and recorded as ``engagement`` events on channel ``sms`` or
+``email``, so rules and scores see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import Connection
+
+from crmkit.errors import CRMError, DeliveryError, NotFoundError, PolicyError, ValidationError
+from crmkit.phones import parse_phone, region_of
+from crmkit.schemas import ContactOut, MessageOut
+from crmkit.storage import counters
+from crmkit.storage.models import ContactRow, MessageRow
+from crmkit.storage.scope import TenantScope
+from crmkit.templating import render_ref
+from crmkit.transports import mail_from, outbox_send, smtp_send
+
+if TYPE_CHECKING:
+    from crmkit.tenant import Tenant
+
+Channel = Literal["sms", "email"]
+SMS_LIMIT = 1600
+EMAIL_LIMIT = 100_000
+_M = MessageRow.__table__.c
+
+
+def template_context(
+    tenant: Tenant, contact: ContactOut, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a message template sees: ``contact`` (with ``name``), ``sender``, ``tenant``."""
+    settings = tenant.settings()
+    data = contact.model_dump(mode="json")
+    data["name"] = f"{contact.first_name} {contact.last_name}".strip()
+    return {
+        "contact": data,
+        "sender": str(settings.get("sender_name") or tenant.name),
+        "tenant": tenant.name,
+        **dict(extra or {}),
+    }
+
+
+def split_subject(text: str) -> tuple[str | None, str]:
+    """An email template may start with ``Subject: ...`` and a blank line."""
+    first, _, rest = text.partition("\n")
+    if first.lower().startswith("subject:"):
+        return first.split(":", 1)[1].strip() or None, rest.lstrip("\n")
+    return None, text
+
+
+def compose(
+    tenant: Tenant,
+    contact: ContactOut,
+    channel: Channel,
+    *,
+    body: str | None,
+    template: str | None,
+    subject: str | None = None,
+    default_pack: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[str | None, str]:
+    """(subject, body) of a message, rendered and checked; nothing is written."""
+    if (body is None) == (template is None):
+        raise ValidationError("a message needs either a body or a template (not both)")
+    if template is not None:
+        with tenant.crm.db.connect() as conn:
+            packs = tenant.runtime(conn).packs
+        text = render_ref(packs, template, template_context(tenant, contact, extra), default_pack)
+    else:
+        text = str(body)
+    if channel == "email":
+        found, text = split_subject(text)
+        subject = subject or found
+        if not subject or not subject.strip():
+            raise ValidationError(
+                "an email needs a subject (give one, or start the template with 'Subject: ...')"
+            )
+        subject = subject.strip()
+        if len(subject) > 300:
+            raise ValidationError("an email subject is at most 300 characters")
+    text = text.strip()
+    limit = SMS_LIMIT if channel == "sms" else EMAIL_LIMIT
+    if not text:
+        raise ValidationError(f"the {channel} body is empty")
+    if len(text) > limit:
+        raise ValidationError(f"the {channel} body is {len(text)} characters (at most {limit})")
+    return subject, text
+
+
+def sendable(contact: ContactOut, channel: Channel) -> str:
+    """The address to send to, or a PolicyError saying why the contact cannot get it."""
+    who = f"contact {contact.id}"
+    if contact.archived:
+        raise PolicyError(f"{who} is archived; restore it before sending")
+    if channel == "email":
+        if not contact.email:
+            raise PolicyError(f"{who} has no email address")
+        return contact.email
+    if not contact.phone:
+        raise PolicyError(f"{who} has no cell phone to text")
+    if not contact.ok_to_sms:
+        reason = contact.sms_note or "no express permission to text (OK to SMS is off)"
+        raise PolicyError(f"texting {who} is not allowed: {reason}")
+    return contact.phone
+
+
+def _insert(conn: Connection, tenant: Tenant, row: dict[str, Any]) -> int:
+    runtime = tenant.runtime(conn)
+    scope = TenantScope(runtime.tenant_id)
+    message_id = counters.allocate(conn, runtime.tenant_id, "message")
+    conn.execute(scope.insert(MessageRow), scope.rows([{**row, "id": message_id}]))
+    return message_id
+
+
+def message_by_id(tenant: Tenant, message_id: int) -> MessageOut:
+    with tenant.crm.db.connect() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        row = conn.execute(scope.select(MessageRow.__table__).where(_M.id == message_id))
+        found = row.mappings().first()
+    if found is None:
+        raise NotFoundError(f"message {message_id} does not exist in tenant {tenant.name!r}")
+    return MessageOut.model_validate(dict(found))
+
+
+def send(
+    tenant: Tenant,
+    contact_id: int,
+    channel: Channel,
+    *,
+    body: str | None = None,
+    template: str | None = None,
+    subject: str | None = None,
+    actor: str = "api",
+    action_id: int | None = None,
+    default_pack: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    record: bool = True,
+) -> MessageOut:
+    """Send a text or an email to a contact (see the module docs)."""
+    contact = tenant.get_contact(contact_id)
+    address = sendable(contact, channel)
+    settings = tenant.settings()
+    sender = mail_from(settings) if channel == "email" else None
+    subject, text = compose(
+        tenant,
+        contact,
+        channel,
+        body=body,
+        template=template,
+        subject=subject,
+        default_pack=default_pack,
+        extra=extra,
+    )
+    now = tenant.crm.clock()
+    with tenant.crm.db.begin() as conn:
+        message_id = _insert(
+            conn,
+            tenant,
+            {
+                "contact_id": contact_id,
+                "channel": channel,
+                "direction": "out",
+                "address": address,
+                "subject": subject,
+                "body": text,
+                "status": "sending",
+                "action_id": action_id,
+                "actor": actor,
+                "at": now,
+            },
+        )
+    payload: dict[str, Any] = {
+        "id": message_id,
+        "contact_id": contact_id,
+        "to": address,
+        "body": text,
+    }
+    hook = tenant.crm.pm.hook
+    reference: str | None = None
+    error: str | None = None
+    try:
+        if channel == "email":
+            payload.update({"from": sender, "subject": subject})
+            reference = hook.crmkit_send_email(tenant=tenant.name, message=dict(payload))
+            if reference is None:
+                reference = smtp_send(settings, payload)
+        else:
+            reference = hook.crmkit_send_sms(tenant=tenant.name, message=dict(payload))
+    except Exception as exc:  # any transport failure is kept on the message
+        error = str(exc) if isinstance(exc, CRMError) else f"{type(exc).__name__}: {exc}"
+    with tenant.crm.db.begin() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        if error is None and reference is None:
+            reference = outbox_send(conn, scope.tenant_id, payload, now)
+        conn.execute(
+            scope.update(MessageRow)
+            .where(_M.id == message_id)
+            .values(
+                status="failed" if error else "sent",
+                error=error,
+                reference=None if reference is None else str(reference)[:300],
+            )
+        )
+    if error is not None:
+        raise DeliveryError(message_id, f"{channel} to contact {contact_id}: {error}")
+    if record:
+        data = {"channel": channel, "direction": "out", "message": message_id}
+        tenant.record_event(contact_id, "message_out", data, id=f"message-{message_id}")
+    return message_by_id(tenant, message_id)
+
+
+def receive(
+    tenant: Tenant,
+    channel: Channel,
+    sender: str,
+    body: str,
+    *,
+    subject: str | None = None,
+    at: datetime | None = None,
+) -> MessageOut:
+    """Log an inbound text (from a phone number) or email (from an address) and record
+    it as an ``engagement`` event of the contact with that number or address."""
+    if not body or not body.strip():
+        raise ValidationError(f"an inbound {channel} needs a body")
+    c = ContactRow.__table__.c
+    with tenant.crm.db.connect() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        if channel == "sms":
+            try:
+                address = parse_phone(sender, region_of(runtime.settings))
+            except ValueError as exc:
+                raise ValidationError(f"inbound text: sender: {exc}") from None
+            match = c.phone == address
+        else:
+            address = sender.strip()
+            match = c.email == address
+        # The active contact with that number first, then the oldest.
+        contact_id = conn.scalar(
+            scope.select(c.id).where(match).order_by(c.archived, c.id).limit(1)
+        )
+    if contact_id is None:
+        raise NotFoundError(f"no contact of tenant {tenant.name!r} has the {channel} {address}")
+    moment = at or tenant.crm.clock()
+    with tenant.crm.db.begin() as conn:
+        message_id = _insert(
+            conn,
+            tenant,
+            {
+                "contact_id": contact_id,
+                "channel": channel,
+                "direction": "in",
+                "address": address,
+                "subject": subject,
+                "body": body.strip(),
+                "status": "received",
+                "at": moment,
+            },
+        )
+    data = {"channel": channel, "kind": "reply", "direction": "in", "message": message_id}
+    tenant.record_event(contact_id, "engagement", data, id=f"message-{message_id}", at=moment)
+    return message_by_id(tenant, message_id)
+
+
+def messages(
+    tenant: Tenant, contact_id: int, channel: Channel | None = None, limit: int | None = None
+) -> list[MessageOut]:
+    """A contact's messages, newest first (the Text and Email tabs)."""
+    tenant.get_contact(contact_id)
+    if channel is not None and channel not in ("sms", "email"):
+        raise ValidationError(f"unknown channel {channel!r} (sms or email)")
+    with tenant.crm.db.connect() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        stmt = scope.select(MessageRow.__table__).where(_M.contact_id == contact_id)
+        if channel:
+            stmt = stmt.where(_M.channel == channel)
+        stmt = stmt.order_by(_M.at.desc(), _M.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = conn.execute(stmt).mappings().all()
+    return [MessageOut.model_validate(dict(row)) for row in rows]

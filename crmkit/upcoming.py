@@ -1,0 +1,257 @@
+"""Upcoming actions: plan steps, scheduled texts and emails, appointments, reminders.
+
+An action is scheduled by hand (:func:`schedule`) or by a rule's ``schedule`` action,
+listed by due time, and carried out by ``crmkit tick`` once due (:func:`run_due`): a
+text or email is sent (through :mod:`crmkit.messaging`), any other action is marked
+done, and each is recorded as an ``action_done`` (or ``action_failed``) event, so rules
+can chain the next step of a plan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, update
+
+from crmkit.clock import as_utc
+from crmkit.default_actions import ACTION_KINDS
+from crmkit.errors import CRMError, NotFoundError, PolicyError, ValidationError
+from crmkit.messaging import compose, send, sendable
+from crmkit.pipeline import Cause
+from crmkit.schemas import ActionOut
+from crmkit.storage import counters
+from crmkit.storage.lists import ROWS_PER_ROUND
+from crmkit.storage.models import ContactRow, ScheduledActionRow
+from crmkit.storage.scope import TenantScope
+
+if TYPE_CHECKING:
+    from crmkit.tenant import Tenant
+
+_A = ScheduledActionRow.__table__.c
+
+
+class DueSummary(BaseModel):
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+def action_out(row: Any) -> ActionOut:
+    values = dict(row)
+    cause = Cause(
+        "rule" if values["rule"] else "manual",
+        values["pack"],
+        None,
+        values["rule"],
+        values["actor"],
+    )
+    values["cause"] = f"{values['pack']}:{values['rule']}" if values["rule"] else cause.describe()
+    return ActionOut.model_validate(values)
+
+
+def schedule(
+    tenant: Tenant,
+    contact_id: int,
+    kind: str,
+    title: str,
+    due_at: datetime,
+    *,
+    template: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    actor: str = "api",
+) -> ActionOut:
+    """Put an upcoming action on a contact. A text or email is rendered once now, so a
+    template error or a contact who cannot receive it is refused before anything is
+    stored (it is rendered again, with the data of the day, when it is sent)."""
+    if kind not in ACTION_KINDS:
+        raise ValidationError(f"unknown action kind {kind!r} (one of {', '.join(ACTION_KINDS)})")
+    title = (title or "").strip()
+    if not title or len(title) > 300:
+        raise ValidationError("an action needs a title of 1 to 300 characters")
+    if not isinstance(due_at, datetime):
+        raise ValidationError(f"due time {due_at!r} is not a date and time")
+    due = as_utc(due_at)
+    contact = tenant.get_contact(contact_id)
+    if kind in ("text", "email"):
+        sendable(contact, "sms" if kind == "text" else "email")
+        compose(
+            tenant,
+            contact,
+            "sms" if kind == "text" else "email",
+            body=body,
+            template=template,
+            subject=subject,
+            extra={"action": {"title": title}},
+        )
+    elif template is not None or body is not None:
+        raise ValidationError(f"a {kind} has no message: leave out template and body")
+    with tenant.crm.db.begin() as conn:
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        action_id = counters.allocate(conn, runtime.tenant_id, "action")
+        conn.execute(
+            scope.insert(ScheduledActionRow),
+            scope.rows(
+                [
+                    {
+                        "id": action_id,
+                        "contact_id": contact_id,
+                        "kind": kind,
+                        "title": title,
+                        "due_at": due,
+                        "template": template,
+                        "subject": subject,
+                        "body": body,
+                        "status": "pending",
+                        "actor": actor,
+                        "created_at": tenant.crm.clock(),
+                    }
+                ]
+            ),
+        )
+    return get_action(tenant, action_id)
+
+
+def get_action(tenant: Tenant, action_id: int, conn: Connection | None = None) -> ActionOut:
+    if conn is None:
+        with tenant.crm.db.connect() as own:
+            return get_action(tenant, action_id, own)
+    scope = TenantScope(tenant.runtime(conn).tenant_id)
+    row = conn.execute(scope.select(ScheduledActionRow.__table__).where(_A.id == action_id))
+    found = row.mappings().first()
+    if found is None:
+        raise NotFoundError(f"action {action_id} does not exist in tenant {tenant.name!r}")
+    return action_out(found)
+
+
+def actions(
+    tenant: Tenant, contact_id: int | None = None, *, include_closed: bool = False
+) -> list[ActionOut]:
+    """Upcoming (pending) actions by due time; ``include_closed`` adds done, failed and
+    cancelled ones. Without ``contact_id``, every contact's."""
+    with tenant.crm.db.connect() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        stmt = scope.select(ScheduledActionRow.__table__)
+        if contact_id is not None:
+            tenant.get_contact(contact_id)
+            stmt = stmt.where(_A.contact_id == contact_id)
+        if not include_closed:
+            stmt = stmt.where(_A.status.in_(("pending", "running")))
+        rows = conn.execute(stmt.order_by(_A.due_at, _A.id)).mappings().all()
+    return [action_out(row) for row in rows]
+
+
+def cancel(tenant: Tenant, action_id: int, actor: str = "api") -> ActionOut:
+    """Cancel a pending action."""
+    with tenant.crm.db.begin() as conn:
+        current = get_action(tenant, action_id, conn)
+        if current.status != "pending":
+            raise PolicyError(f"action {action_id} is {current.status}, not pending")
+        _close(conn, tenant, action_id, "cancelled", f"cancelled by {actor}", None, None)
+    return get_action(tenant, action_id)
+
+
+def _close(
+    conn: Connection,
+    tenant: Tenant,
+    action_id: int,
+    status: str,
+    result: str | None,
+    message_id: int | None,
+    at: datetime | None,
+) -> None:
+    scope = TenantScope(tenant.runtime(conn).tenant_id)
+    conn.execute(
+        scope.update(ScheduledActionRow)
+        .where(_A.id == action_id)
+        .values(status=status, result=result, message_id=message_id, done_at=at)
+    )
+
+
+def _claim(tenant: Tenant, action_id: int) -> bool:
+    """Mark a pending action running; False if another tick took it first."""
+    with tenant.crm.db.begin() as conn:
+        tenant_id = tenant.runtime(conn).tenant_id
+        claimed = conn.execute(
+            update(ScheduledActionRow)
+            .where(_A.tenant_id == tenant_id, _A.id == action_id, _A.status == "pending")
+            .values(status="running")
+        )
+        return bool(claimed.rowcount)
+
+
+def run_due(tenant: Tenant, now: datetime) -> DueSummary:
+    """Carry out every pending action due at ``now``, oldest first."""
+    summary = DueSummary()
+    c = ContactRow.__table__.c
+    while True:
+        with tenant.crm.db.connect() as conn:
+            scope = TenantScope(tenant.runtime(conn).tenant_id)
+            due = (
+                conn.execute(
+                    scope.select(ScheduledActionRow.__table__, c.archived)
+                    .join(
+                        ContactRow.__table__,
+                        (c.tenant_id == _A.tenant_id) & (c.id == _A.contact_id),
+                    )
+                    .where(_A.status == "pending", _A.due_at <= now)
+                    .order_by(_A.due_at, _A.id)
+                    .limit(ROWS_PER_ROUND)
+                )
+                .mappings()
+                .all()
+            )
+        if not due:
+            return summary
+        for row in due:
+            if _claim(tenant, row["id"]):
+                _carry_out(tenant, row, now, summary)
+
+
+def _carry_out(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> None:
+    action = action_out({k: v for k, v in row.items() if k != "archived"})
+    if row["archived"]:
+        with tenant.crm.db.begin() as conn:
+            _close(conn, tenant, action.id, "cancelled", "the contact is archived", None, now)
+        summary.cancelled += 1
+        return
+    message_id: int | None = None
+    error: str | None = None
+    if action.kind in ("text", "email"):
+        try:
+            message = send(
+                tenant,
+                action.contact_id,
+                "sms" if action.kind == "text" else "email",
+                body=action.body,
+                template=action.template,
+                subject=action.subject,
+                actor=f"action {action.id}",
+                action_id=action.id,
+                extra={"action": {"title": action.title, "due_at": action.due_at.isoformat()}},
+                record=False,
+            )
+            message_id = message.id
+        except CRMError as exc:
+            error = str(exc)
+            message_id = getattr(exc, "message_id", None)
+    with tenant.crm.db.begin() as conn:
+        _close(conn, tenant, action.id, "failed" if error else "done", error, message_id, now)
+    data: dict[str, Any] = {"action": action.id, "type": action.kind, "title": action.title}
+    if message_id is not None:
+        data["message"] = message_id
+    if error:
+        data["error"] = error
+        summary.failed += 1
+        summary.errors.append(f"action {action.id} (contact {action.contact_id}): {error}")
+    else:
+        summary.done += 1
+    kind = "action_failed" if error else "action_done"
+    try:
+        tenant.record_event(action.contact_id, kind, data, id=f"action-{action.id}", at=now)
+    except CRMError as exc:
+        summary.errors.append(f"action {action.id}: its {kind} event failed: {exc}")
