@@ -220,6 +220,12 @@ def test_an_inbound_text_is_an_engagement_event(ct: Tenant) -> None:
     # Rules and scores see it: LeadKlozer scores engagement, the plan adds a reminder.
     assert ct.list_contacts('engaged(event.data.channel == "sms") within 1 days')[0].id == mo.id
     assert [a.title for a in ct.actions(mo.id)] == ["Answer the text"]
+    ada = ct.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    mail = ct.receive_email("ada@example.com", "Sounds good", subject="Re: Welcome")
+    assert (mail.contact_id, mail.channel, mail.subject) == (ada.id, "email", "Re: Welcome")
+    assert [e.detail for e in ct.profile(ada.id).history] == [
+        f"channel=email, direction=in, kind=reply, message={mail.id}"
+    ]
     with pytest.raises(NotFoundError, match="no contact of tenant 'ct' has the sms"):
         ct.receive_text("07911 123457", "who?")
     with pytest.raises(ValidationError, match="sender: 'abc' is not a phone number"):
