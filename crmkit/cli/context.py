@@ -39,6 +39,21 @@ class Context:
         return self.crm.tenant(self.tenant_name)
 
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def pairs(items: tuple[str, ...], option: str, *, allow_empty: bool = False) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; ``allow_empty`` lets ``NAME=`` through (to clear)."""
+    found: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not (value or allow_empty):
+            hint = " (an empty VALUE clears)" if allow_empty else ""
+            fail(f"{option} {item!r}: use NAME=VALUE{hint}")
+        found[name] = value
+    return found
+
+
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line of stderr and exit with status 1."""
     errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from crmkit.cli.context import Context, CrmGroup, fail
+from crmkit.cli.context import JSON_OPTION, Context, CrmGroup, fail, pairs
 from crmkit.cli.output import (
     coloured,
     console,
@@ -28,8 +28,6 @@ from crmkit.filters import build_filter
 from crmkit.schemas import ContactOut, TransitionOut
 from crmkit.storage.db import DEFAULT_URL
 from crmkit.tenant import Tenant
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 @click.group(cls=CrmGroup)
@@ -278,9 +276,9 @@ def contact_add(
             "first_name": first_name,
             "last_name": last_name,
             **profile,
-            "facets": _pairs(facet_values, "--facet"),
+            "facets": pairs(facet_values, "--facet"),
             "tags": list(tags),
-            "fields": _pairs(field_values, "--field"),
+            "fields": pairs(field_values, "--field"),
             "ok_to_sms": ok_to_sms,
         },
         actor="cli",
@@ -345,7 +343,7 @@ def contact_list(
         location=location,
         industry=industry,
         lead_source=lead_source,
-        facets=_pairs(facet_values, "--facet"),
+        facets=pairs(facet_values, "--facet"),
         interacted_since=interacted_since,
         not_interacted_since=not_interacted_since,
     )
@@ -356,16 +354,6 @@ def contact_list(
         return
     console.print(contacts_table(tenant, found))
     console.print(f"{len(found)} {tenant.noun(plural=len(found) != 1)}")
-
-
-def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            fail(f"{option} {item!r}: use NAME=VALUE")
-        pairs[name] = value
-    return pairs
 
 
 @contact.command("set")
@@ -471,9 +459,9 @@ def project_add(
     ctx: click.Context, name: str, primary: int, related: tuple[str, ...], as_json: bool
 ) -> None:
     """Create a project."""
-    pairs = _pairs(related, "--related")
+    given = pairs(related, "--related")
     try:
-        roles = {int(cid): role for cid, role in pairs.items()}
+        roles = {int(cid): role for cid, role in given.items()}
     except ValueError:
         fail("--related takes CONTACT_ID=ROLE, e.g. --related 7=planner")
     tenant = _obj(ctx).tenant()

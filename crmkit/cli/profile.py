@@ -9,28 +9,16 @@ from typing import Any
 import click
 from rich.table import Table
 
-from crmkit.cli.context import Context, fail
+from crmkit.cli.context import JSON_OPTION, Context, fail, pairs
 from crmkit.cli.output import coloured, console, print_json
 from crmkit.field_types import FIELD_TYPES
 from crmkit.profiles import ContactProfile, shown
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 def _tenant(ctx: click.Context) -> Any:
     obj = ctx.find_object(Context)
     assert obj is not None
     return obj.tenant()
-
-
-def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            fail(f"{option} {item!r}: use NAME=VALUE (an empty VALUE clears)")
-        pairs[name] = value
-    return pairs
 
 
 def print_profile(profile: ContactProfile, colours: dict[str, dict[str, str]]) -> None:
@@ -131,7 +119,9 @@ def register(cli: click.Group, contact: click.Group) -> None:
         """Change profile values (only the options given); every change is explained."""
         patch = {k: v for k, v in values.items() if v is not None}
         if field_values:
-            patch["fields"] = {k: (v or None) for k, v in _pairs(field_values, "--field").items()}
+            patch["fields"] = {
+                k: (v or None) for k, v in pairs(field_values, "--field", allow_empty=True).items()
+            }
         if not patch:
             fail("nothing to change: give at least one option")
         changes = _tenant(ctx).update_contact(contact_id, patch, actor=actor)

@@ -7,14 +7,12 @@ from typing import Any
 import click
 from rich.text import Text
 
-from crmkit.cli.context import current_tenant
+from crmkit.cli.context import JSON_OPTION, current_tenant
 from crmkit.cli.output import coloured, console, facet_colours, print_json
 from crmkit.schemas import ContactOut
 from crmkit.tenant import Tenant
 from crmkit_17hats import CONTACT_TYPE
 from crmkit_17hats.pages import contacts_page, leads_page
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 def _line(tenant_colours: dict[str, str], contact: ContactOut) -> Text:

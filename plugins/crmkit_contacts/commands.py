@@ -5,13 +5,11 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from crmkit.cli.context import current_tenant, fail
+from crmkit.cli.context import JSON_OPTION, current_tenant, fail
 from crmkit.cli.output import console, contacts_table, print_json
 from crmkit_contacts import CONVERTED_EVENT
 from crmkit_contacts.groups import Groups
 from crmkit_contacts.segments import Segments
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 def _ids(values: tuple[str, ...]) -> list[int]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.context import current_tenant
+from crmkit.cli.context import JSON_OPTION, current_tenant
 from crmkit.cli.output import console, print_json
 from crmkit.portal import Portal
 from crmkit_funnel.company import convert_account
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 @click.group()

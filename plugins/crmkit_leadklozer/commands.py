@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.context import current_tenant
+from crmkit.cli.context import JSON_OPTION, current_tenant
 from crmkit.cli.output import console, contacts_table, print_json
 from crmkit.storage.scope import TenantScope
 from crmkit_leadklozer.ranking import recompute_scores
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 @click.group()
