@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func
 from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
-from crmkit.pipeline import TRANSITION_COLUMNS, Cause, persist
+from crmkit.pipeline import TRANSITION_COLUMNS, Cause
 from crmkit.profile_values import (
     PhoneCheck,
     add_custom_fields,
@@ -26,8 +26,8 @@ from crmkit.profile_values import (
     clean_fields,
     clean_phone,
 )
-from crmkit.rules.actions import AddTag, RemoveTag
-from crmkit.schemas import ContactIn, ContactOut, ContactPatch, TransitionOut
+from crmkit.rules.actions import AddTag, Change, RemoveTag
+from crmkit.schemas import ContactIn, ContactOut, ContactPatch, TransitionOut, clean_tag
 from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.models import (
@@ -181,9 +181,10 @@ def update_contact(
         for name in ("first_name", "last_name", *PROFILE_FIELDS):
             if name in given and name != "phone":
                 new = getattr(patch, name)
-                new = new if name == "first_name" else (new or None)
                 if name == "last_name":
-                    new = new or ""
+                    new = new or ""  # stored as text, never null
+                elif name != "first_name":
+                    new = new or None
                 edit.change(name, old[name], new, name)
         if "account" in given:
             old_name = _account_name(conn, scope, old["account_id"])
@@ -214,20 +215,24 @@ def _account_name(conn: Connection, scope: TenantScope, account_id: int | None) 
     return conn.execute(scope.select(a.name).where(a.id == account_id)).scalar()
 
 
-def _sms_permission(edit: Edit, check: PhoneCheck | None, wanted: bool | None, what: str) -> None:
-    """Set phone, OK to SMS and its note from a new number's check or the user's wish."""
+def _sms_permission(
+    edit: Edit, check: PhoneCheck | None, wanted: bool | None, what: str
+) -> tuple[bool, str | None]:
+    """Set phone, OK to SMS and its note from a number's check or the user's wish;
+    return the resulting (ok_to_sms, sms_note)."""
     old = edit.record.values
     if check is not None:
         ok, note = check.permission(wanted, what)
         edit.change("phone", old["phone"], check.number, "phone")
     elif wanted is None:
-        return
+        return old["ok_to_sms"], old["sms_note"]
     else:
         current = PhoneCheck(old["phone"], None, old["sms_note"] is None, old["sms_note"])
         ok, note = current.permission(wanted, what)
     edit.change("ok_to_sms", old["ok_to_sms"], ok, "ok_to_sms")
     if note != old["sms_note"]:
         edit.columns["sms_note"] = note
+    return ok, note
 
 
 def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
@@ -241,10 +246,7 @@ def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
         edit = Edit(runtime, record, actor, tenant.crm.clock())
         if record.values["phone"] != contact.phone:
             raise PolicyError(f"contact {contact_id}: the phone changed during the check; retry")
-        ok, note = check.permission(None, f"contact {contact_id}")
-        edit.change("ok_to_sms", record.values["ok_to_sms"], ok, "ok_to_sms")
-        if note != record.values["sms_note"]:
-            edit.columns["sms_note"] = note
+        ok, note = _sms_permission(edit, check, None, f"contact {contact_id}")
         edit.write(tenant, conn, outbox)
     tenant.deliver(outbox)
     return {
@@ -262,36 +264,17 @@ def edit_tags(
     """Add and remove tags by hand (a tag is new or one the tenant already uses)."""
     from crmkit.tenant import transition_out
 
-    adding, removing = _tag_names(add), _tag_names(remove)
+    try:
+        adding = list(dict.fromkeys(clean_tag(tag) for tag in add))
+        removing = list(dict.fromkeys(clean_tag(tag) for tag in remove))
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     both = sorted(set(adding) & set(removing))
     if both:
         raise ValidationError(f"tags both added and removed: {', '.join(both)}")
-    outbox: list[Notice] = []
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
-        scope = TenantScope(runtime.tenant_id)
-        state = tenant._state(conn, scope, contact_id)
-        applier = tenant.applier(runtime)
-        cause = Cause("manual", actor=actor)
-        for tag in adding:
-            applier.apply(state, AddTag(tag), cause)
-        for tag in removing:
-            applier.apply(state, RemoveTag(tag), cause)
-        persist(
-            conn, scope, [state], applier.transitions, after=tenant.after_changes(runtime, outbox)
-        )
-    tenant.deliver(outbox)
-    return [transition_out(t) for t in applier.transitions]
-
-
-def _tag_names(tags: Iterable[str]) -> list[str]:
-    names = []
-    for tag in tags:
-        cleaned = tag.strip() if isinstance(tag, str) else ""
-        if not cleaned or len(cleaned) > 100:
-            raise ValidationError(f"invalid tag {tag!r}: tags are 1 to 100 characters")
-        names.append(cleaned)
-    return list(dict.fromkeys(names))
+    changes: list[Change] = [AddTag(tag) for tag in adding]
+    changes += [RemoveTag(tag) for tag in removing]
+    return [transition_out(t) for t in tenant.apply_manual(contact_id, changes, actor=actor)]
 
 
 def tag_list(tenant: Tenant) -> list[dict[str, Any]]:

@@ -366,9 +366,6 @@ class ChangeApplier:
 
     def apply(self, state: ContactState, change: Change, cause: Cause) -> dict[str, Any] | None:
         """Apply one change; return its transition, or None when it changes nothing."""
-        if isinstance(change, Schedule):
-            self.schedule(state, change, cause)
-            return None
         if isinstance(change, SetFacet):
             facet = self.runtime.facets.get(change.facet)
             if facet is None:
@@ -398,6 +395,9 @@ class ChangeApplier:
                 return None
             target, name = "score", "score"
             old_text, new_text = fmt_number(state.score), fmt_number(new_score)
+        elif isinstance(change, Schedule):
+            self.schedule(state, change, cause)
+            return None  # no stored value changes: the action row is its record
         else:
             raise PolicyError(f"unknown change {change!r}")
         reason = self.guard(state.id, change, cause.type)

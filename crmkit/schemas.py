@@ -62,11 +62,16 @@ def _email_address(value: str | None) -> str | None:
         raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
 
 
-def _clean_tags(value: list[str]) -> list[str]:
-    cleaned = [tag.strip() for tag in value]
-    if any(not tag or len(tag) > 100 for tag in cleaned):
-        raise ValueError("tags must be 1 to 100 characters")
+def clean_tag(tag: object) -> str:
+    """A tag as stored: stripped, 1 to 100 characters (ValueError otherwise)."""
+    cleaned = tag.strip() if isinstance(tag, str) else ""
+    if not cleaned or len(cleaned) > 100:
+        raise ValueError(f"invalid tag {tag!r}: tags are 1 to 100 characters")
     return cleaned
+
+
+def _clean_tags(value: list[str]) -> list[str]:
+    return [clean_tag(tag) for tag in value]
 
 
 class ContactIn(_In):

@@ -425,20 +425,21 @@ class Tenant:
             missing_contacts(found, ids, self.name)
             return [found[i] for i in ids]
 
-    def set_facet(
-        self, contact_id: int, facet: str, value: str, *, actor: str = "api"
-    ) -> TransitionOut | None:
-        """A manual change of one facet; returns its transition (None if unchanged).
-
-        A refusal raises :class:`PolicyError` and writes nothing.
-        """
+    def apply_manual(
+        self, contact_id: int, changes: Sequence[Change], *, actor: str = "api"
+    ) -> list[dict[str, Any]]:
+        """Apply changes to one contact by hand, in one transaction; return the
+        transitions written. Each passes the facet policies and guard hooks; a refusal
+        raises :class:`PolicyError` and writes nothing."""
         outbox: list[Notice] = []
         with self.crm.db.begin() as conn:
             runtime = self.runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             state = self._state(conn, scope, contact_id)
             applier = self.applier(runtime)
-            transition = applier.apply(state, SetFacet(facet, value), Cause("manual", actor=actor))
+            cause = Cause("manual", actor=actor)
+            for change in changes:
+                applier.apply(state, change, cause)
             persist(
                 conn,
                 scope,
@@ -447,7 +448,17 @@ class Tenant:
                 after=self.after_changes(runtime, outbox),
             )
         self.deliver(outbox)
-        return transition_out(transition) if transition else None
+        return applier.transitions
+
+    def set_facet(
+        self, contact_id: int, facet: str, value: str, *, actor: str = "api"
+    ) -> TransitionOut | None:
+        """A manual change of one facet; returns its transition (None if unchanged).
+
+        A refusal raises :class:`PolicyError` and writes nothing.
+        """
+        made = self.apply_manual(contact_id, [SetFacet(facet, value)], actor=actor)
+        return transition_out(made[0]) if made else None
 
     # ------------------------------------------------------------ profile edits
     def update_contact(

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from crmkit.clock import as_utc
 from crmkit.default_actions import ACTION_KINDS
@@ -175,10 +175,10 @@ def _close(
 def _claim(tenant: Tenant, action_id: int) -> bool:
     """Mark a pending action running; False if another tick took it first."""
     with tenant.crm.db.begin() as conn:
-        tenant_id = tenant.runtime(conn).tenant_id
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
         claimed = conn.execute(
-            update(ScheduledActionRow)
-            .where(_A.tenant_id == tenant_id, _A.id == action_id, _A.status == "pending")
+            scope.update(ScheduledActionRow)
+            .where(_A.id == action_id, _A.status == "pending")
             .values(status="running")
         )
         return bool(claimed.rowcount)
