@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from pydantic import HttpUrl, TypeAdapter
 from pydantic import ValidationError as PydanticError
 
+from crmkit.emails import normalize_email
 from crmkit.errors import ConfigError
 from crmkit.phones import parse_phone
 
@@ -161,7 +162,7 @@ def _email(spec: FieldSpec, value: Any, region: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an email address, got {type(value).__name__}")
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        return normalize_email(value.strip())
     except EmailNotValidError as exc:
         raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
 

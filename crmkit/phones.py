@@ -56,15 +56,27 @@ def region_of(settings: Mapping[str, Any]) -> str:
     return region
 
 
-def parse_phone(text: str, region: str) -> str:
-    """``text`` as an E.164 number; ``ValueError`` says why it is not a valid number."""
+def parse_phone_type(text: str, region: str) -> tuple[str, str]:
+    """``text`` as an E.164 number with its offline line type (one of
+    :data:`LINE_TYPES`); ``ValueError`` says why it is not a valid number.
+
+    One parse serves both: phonenumbers' validity check is its type lookup answering
+    something other than UNKNOWN, so asking for the type alone does the work once.
+    """
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"{text!r} is not a phone number ({exc._msg})") from None
-    if not phonenumbers.is_valid_number(number):
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
         raise ValueError(f"{text!r} is not a valid phone number (region {region})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, _OFFLINE.get(kind, "other")
+
+
+def parse_phone(text: str, region: str) -> str:
+    """``text`` as an E.164 number; ``ValueError`` says why it is not a valid number."""
+    return parse_phone_type(text, region)[0]
 
 
 def offline_line_type(number: str) -> str:

@@ -107,11 +107,13 @@ def add_custom_fields(
     )
 
 
-def line_type(crm: CRM, tenant: str, number: str) -> str:
-    """The line type of an E.164 number: the first plugin's answer, else offline metadata."""
-    found = crm.pm.hook.crmkit_phone_line_type(tenant=tenant, number=number)
+def line_type(crm: CRM, tenant: str, number: str, offline: str | None = None) -> str:
+    """The line type of an E.164 number: the first plugin's answer, else offline metadata
+    (``offline`` when the caller already has it from parsing the number)."""
+    hook = crm.pm.hook.crmkit_phone_line_type
+    found = hook(tenant=tenant, number=number) if hook.get_hookimpls() else None
     if found is None:
-        return offline_line_type(number)
+        return offline or offline_line_type(number)
     if found not in LINE_TYPES:
         raise PluginError(
             f"crmkit_phone_line_type answered {found!r} for {number}; "
@@ -140,9 +142,11 @@ class PhoneCheck:
         return (self.textable if wanted is None else wanted and self.textable), self.note
 
 
-def check_number(crm: CRM, tenant: str, number: str | None) -> PhoneCheck:
+def check_number(
+    crm: CRM, tenant: str, number: str | None, offline: str | None = None
+) -> PhoneCheck:
     if number is None:
         return PhoneCheck(None, None, False, None)
-    kind = line_type(crm, tenant, number)
+    kind = line_type(crm, tenant, number, offline)
     textable, note = sms_permission(kind)
     return PhoneCheck(number, kind, textable, note)

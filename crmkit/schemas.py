@@ -10,10 +10,11 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crmkit.clock import as_utc
+from crmkit.emails import normalize_email
 
 _NAME = Field(min_length=1, max_length=200)
 EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
@@ -57,7 +58,7 @@ def _email_address(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return normalize_email(value)
     except EmailNotValidError as exc:
         raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
 

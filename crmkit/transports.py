@@ -17,9 +17,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from sqlalchemy import Connection
 
+from crmkit.emails import normalize_email
 from crmkit.errors import ConfigError
 from crmkit.storage.models import SmsOutboxRow
 from crmkit.storage.scope import TenantScope
@@ -33,7 +34,7 @@ def mail_from(settings: Mapping[str, Any]) -> str:
     if not sender:
         raise ConfigError("email is not set up: set the tenant setting mail_from")
     try:
-        return validate_email(str(sender), check_deliverability=False).normalized
+        return normalize_email(str(sender))
     except EmailNotValidError as exc:
         raise ConfigError(f"setting mail_from {sender!r} is not an email address: {exc}") from None
 
