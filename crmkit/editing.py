@@ -56,6 +56,35 @@ def _text(value: Any) -> str | None:
     return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
 
 
+def field_transition(
+    tenant_id: int,
+    contact_id: int,
+    version: int,
+    name: str,
+    old: Any,
+    new: Any,
+    cause: Cause,
+    now: datetime,
+) -> dict[str, Any]:
+    """The transition row of a changed profile value (target ``field``)."""
+    return {
+        "tenant_id": tenant_id,
+        "contact_id": contact_id,
+        "version": version,
+        "target": "field",
+        "name": name,
+        "old": _text(old),
+        "new": _text(new),
+        "cause_type": cause.type,
+        "pack": None,
+        "pack_version": None,
+        "rule": None,
+        "actor": cause.actor,
+        "event_id": None,
+        "at": now,
+    }
+
+
 class ContactRecord:
     """One contact's stored row, for edits (facets and tags are not needed here)."""
 
@@ -105,22 +134,16 @@ class Edit:
             self.columns[column] = new
         self.record.version += 1
         self.transitions.append(
-            {
-                "tenant_id": self.runtime.tenant_id,
-                "contact_id": self.record.id,
-                "version": self.record.version,
-                "target": "field",
-                "name": name,
-                "old": _text(old),
-                "new": _text(new),
-                "cause_type": self.cause.type,
-                "pack": None,
-                "pack_version": None,
-                "rule": None,
-                "actor": self.cause.actor,
-                "event_id": None,
-                "at": self.now,
-            }
+            field_transition(
+                self.runtime.tenant_id,
+                self.record.id,
+                self.record.version,
+                name,
+                old,
+                new,
+                self.cause,
+                self.now,
+            )
         )
 
     def write(self, tenant: Tenant, conn: Connection, outbox: list[Notice]) -> None:

@@ -74,7 +74,7 @@ class Cause:
             return f"{self.pack}@{self.pack_version}:{self.rule}"
         if self.type == "manual":
             return f"manual ({self.actor})" if self.actor else "manual"
-        return "import"
+        return f"import ({self.actor})" if self.actor else "import"
 
 
 class ContactState:
@@ -627,7 +627,9 @@ def persist(
                 facet_updates.append((value, tenant, state.id, facet))
         tag_adds.extend((tenant, state.id, tag) for tag in state.tags_added)
         tag_removes.extend((tenant, state.id, tag) for tag in state.tags_removed)
-        contact_updates.append((state.score, state.version, tenant, state.id))
+        if state.version != state.written_version:
+            # (a contact inserted by this write already holds its version and score)
+            contact_updates.append((state.score, state.version, tenant, state.id))
         state.mark_written()
     writer.update(ContactFacetRow, ("value",), ("tenant_id", "contact_id", "facet"), facet_updates)
     writer.insert(ContactFacetRow, ("tenant_id", "contact_id", "facet", "value"), facet_inserts)

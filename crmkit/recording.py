@@ -270,7 +270,7 @@ def _notify(tenant: Tenant, events: list[PendingEvent]) -> None:
 
 
 @contextmanager
-def _young_gc_only() -> Iterator[None]:
+def young_gc_only() -> Iterator[None]:
     """Run CPython's cyclic GC on young objects only, once per batch, while ingesting.
 
     A batch allocates tens of thousands of short-lived containers, which makes the
@@ -305,7 +305,7 @@ def ingest(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with _young_gc_only():
+    with young_gc_only():
         return _ingest(tenant, events, batch_size, progress)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import pydantic
 from sqlalchemy import ColumnElement, Connection, func, update
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from crmkit.core import CRM
     from crmkit.profiles import ContactProfile
     from crmkit.ticking import TickSummary
+    from crmkit.transfer.report import ImportSummary
 
 
 def validation_error(exc: pydantic.ValidationError, what: str) -> ValidationError:
@@ -925,6 +927,70 @@ class Tenant:
         from crmkit.ticking import tick
 
         return tick(self, as_utc(now) if now else self.crm.clock())
+
+    # ------------------------------------------------------------ import and export
+    def import_contacts(
+        self,
+        path: str | Path,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        mapping_file: str | Path | None = None,
+        match: str | None = "auto",
+        dry_run: bool = False,
+        fire_rules: bool = False,
+        errors_path: str | Path | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        sheet: str | None = None,
+        batch_size: int = 2000,
+        workers: int | None = None,
+        actor: str | None = None,
+        progress: Callable[[int, float | None], None] | None = None,
+    ) -> ImportSummary:
+        """Import contacts from a CSV or XLSX file; see :mod:`crmkit.transfer.importer`.
+
+        ``mapping`` (column to target) and ``mapping_file`` override the suggested
+        mapping; ``match`` (``auto``, ``email``, ``phone``, ``id``, ``fields.NAME`` or
+        ``none``) finds the contact a row updates; bad rows go to ``errors_path`` and the
+        summary. ``fire_rules`` records a ``contact_imported`` event per imported row.
+        """
+        from crmkit.transfer.importer import ImportOptions, import_file, prepare
+
+        table, columns, _ = prepare(
+            self,
+            path,
+            mapping=mapping,
+            mapping_file=mapping_file,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+        )
+        options = ImportOptions(
+            match=match,
+            dry_run=dry_run,
+            fire_rules=fire_rules,
+            errors_path=Path(errors_path) if errors_path is not None else None,
+            batch_size=batch_size,
+            workers=workers,
+            actor=actor,
+        )
+        with table:
+            return import_file(self, table, columns, options, progress)
+
+    def export_contacts(
+        self,
+        output: str | Path | IO[str] | None = None,
+        *,
+        format: str | None = None,
+        where: str | None = None,
+        archived: bool | None = False,
+    ) -> int:
+        """Write contacts to CSV or XLSX as an import reads them back; see
+        :func:`crmkit.transfer.exporter.export_contacts`."""
+        from crmkit.transfer.exporter import export_contacts
+
+        target = Path(output) if isinstance(output, str) else output
+        return export_contacts(self, target, format=format, where=where, archived=archived)
 
     # ------------------------------------------------------------ events
     def record_event(

@@ -721,6 +721,11 @@ from crmkit.cli import profile as _profile_commands  # noqa: E402
 
 _profile_commands.register(cli, contact)
 
+# Import and export live in their own module.
+from crmkit.cli import transfer as _transfer_commands  # noqa: E402
+
+_transfer_commands.register(cli)
+
 
 def main() -> None:
     cli(prog_name="crmkit")

@@ -1,0 +1,282 @@
+"""``crmkit import`` and ``crmkit export``: contacts from and to CSV or XLSX files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crmkit.cli.context import JSON_OPTION, Context, pairs
+from crmkit.cli.output import console, errors, print_json
+from crmkit.transfer.mapping import ColumnMapping
+from crmkit.transfer.report import ImportSummary
+
+
+def _tenant(ctx: click.Context) -> Any:
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    return obj.tenant()
+
+
+def default_errors_path(file: Path) -> Path:
+    """Where the error report goes unless ``--errors`` says: beside the file."""
+    return file.with_name(f"{file.stem}.errors.csv")
+
+
+def _print_mapping(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
+    table = Table(title="Mapping", title_justify="left")
+    table.add_column("column")
+    table.add_column("imported as")
+    table.add_column("first value", overflow="fold")
+    first = shown[0] if shown else {}
+    for column in mapping.columns:
+        table.add_row(column.name, column.target.label, str(first.get(column.target.label, "")))
+    for name in mapping.unmapped:
+        table.add_row(name, "[yellow]not mapped[/yellow]", "")
+    for name in mapping.skipped:
+        table.add_row(name, "[dim]left out (-)[/dim]", "")
+    console.print(table)
+    if mapping.unmapped:
+        console.print(
+            "Columns not mapped are not imported; map one with --map 'COLUMN=TARGET' "
+            "(e.g. fields.NAME to keep it as a custom field).",
+            highlight=False,
+        )
+
+
+def _print_preview(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
+    table = Table(title=f"Preview (first {len(shown)} rows)", title_justify="left")
+    table.add_column("row", justify="right")
+    for column in mapping.columns:
+        table.add_column(column.target.label, overflow="fold")
+    for row in shown:
+        table.add_row(str(row["row"]), *(str(row.get(c.target.label, "")) for c in mapping.columns))
+    console.print(table)
+    for row in shown:
+        for problem in row.get("errors", []):
+            console.print(f"row {row['row']}: {problem}", style="red", highlight=False)
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    what = "would be" if summary.dry_run else ""
+    console.print(
+        f"{summary.rows} rows: {summary.created} {what} created, {summary.updated} {what} "
+        f"updated, {summary.skipped} skipped, {summary.failed} failed "
+        f"({summary.rows_per_second:,.0f} rows/s)".replace("  ", " "),
+        highlight=False,
+    )
+    if summary.dry_run:
+        console.print("Dry run: nothing was written.")
+    if summary.new_fields:
+        console.print(f"New custom fields: {', '.join(summary.new_fields)}", highlight=False)
+    if summary.events is not None:
+        events = summary.events
+        console.print(
+            f"Rules: {events.total} contact_imported events, {events.applied} applied, "
+            f"{events.failed} failed, {events.changes} changes",
+            highlight=False,
+        )
+    if summary.failed:
+        shown = summary.errors[:10]
+        for error in shown:
+            errors.print(
+                f"  row {error.row}, {error.column}: {error.reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        if summary.errors_file:
+            errors.print(f"Error report: {summary.errors_file}", markup=False, highlight=False)
+
+
+def register(cli: click.Group) -> None:
+    """Attach ``import`` and ``export`` to the ``crmkit`` group."""
+
+    @cli.command("import")
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option(
+        "--map",
+        "maps",
+        multiple=True,
+        metavar="COLUMN=TARGET",
+        help="Map a column (repeatable): an attribute, name, id, tags, groups, "
+        "facets.NAME, fields.NAME[:TYPE], or - to leave it out.",
+    )
+    @click.option(
+        "--mapping",
+        "mapping_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="A YAML or JSON file of COLUMN: TARGET pairs (--map wins).",
+    )
+    @click.option(
+        "--match",
+        default="auto",
+        show_default=True,
+        help="Update the contact with the same email, phone, id or fields.NAME instead "
+        "of adding one; auto: email when mapped; none: always add.",
+    )
+    @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+    @click.option("--preview", is_flag=True, help="Show the mapping and first rows, then stop.")
+    @click.option(
+        "--fire-rules", is_flag=True, help="Record a contact_imported event per imported row."
+    )
+    @click.option(
+        "--errors",
+        "errors_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Where the error report goes [default: FILE.errors.csv beside the file].",
+    )
+    @click.option("--encoding", help="CSV encoding [default: detected].")
+    @click.option("--delimiter", help="CSV delimiter [default: detected].")
+    @click.option("--sheet", help="XLSX sheet [default: the first].")
+    @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True)
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        help="Processes that check rows [default: 2 for files over 8 MB, else 0].",
+    )
+    @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+    @JSON_OPTION
+    @click.pass_context
+    def import_command(
+        ctx: click.Context,
+        file: Path,
+        maps: tuple[str, ...],
+        mapping_file: Path | None,
+        match: str,
+        dry_run: bool,
+        preview: bool,
+        fire_rules: bool,
+        errors_file: Path | None,
+        encoding: str | None,
+        delimiter: str | None,
+        sheet: str | None,
+        batch_size: int,
+        workers: int | None,
+        no_progress: bool,
+        as_json: bool,
+    ) -> None:
+        """Import contacts from a CSV or XLSX file (the first row names the columns).
+
+        Columns are mapped from their names unless --map or --mapping says otherwise.
+        Bad rows go to the error report; the rest are imported. Exits with status 1
+        when any row failed.
+        """
+        from crmkit.transfer import importer
+
+        tenant = _tenant(ctx)
+        given = pairs(maps, "--map", allow_empty=False)
+        table, mapping, runtime = importer.prepare(
+            tenant,
+            file,
+            mapping=given,
+            mapping_file=mapping_file,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+        )
+        with table:
+            if preview or not as_json:
+                shown = importer.preview(table, mapping, runtime)
+                if preview:
+                    if as_json:
+                        print_json(
+                            {
+                                "mapping": mapping.as_dict(),
+                                "unmapped": list(mapping.unmapped),
+                                "rows": shown,
+                            }
+                        )
+                    else:
+                        _print_mapping(mapping, shown)
+                        _print_preview(mapping, shown)
+                    return
+                _print_mapping(mapping, shown)
+                if dry_run:
+                    _print_preview(mapping, shown)
+        # The preview read the first rows: open the file again for the import.
+        options = importer.ImportOptions(
+            match=match,
+            dry_run=dry_run,
+            fire_rules=fire_rules,
+            errors_path=errors_file or default_errors_path(file),
+            batch_size=batch_size,
+            workers=workers,
+        )
+        table, mapping, runtime = importer.prepare(
+            tenant,
+            file,
+            mapping=given,
+            mapping_file=mapping_file,
+            encoding=encoding,
+            delimiter=delimiter,
+            sheet=sheet,
+        )
+        with (
+            table,
+            Progress(
+                TextColumn("checking" if dry_run else "importing"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f} rows/s"),
+                TimeElapsedColumn(),
+                console=errors,
+                disable=no_progress or as_json,
+            ) as bar,
+        ):
+            task = bar.add_task("import", total=1.0, rows=0, rate=0.0)
+            done = [0]
+
+            def advance(rows: int, fraction: float | None) -> None:
+                done[0] += rows
+                elapsed = bar.tasks[0].elapsed or 0.0
+                bar.update(
+                    task,
+                    completed=fraction if fraction is not None else 0.0,
+                    rows=done[0],
+                    rate=done[0] / elapsed if elapsed else 0.0,
+                )
+
+            summary = importer.import_file(tenant, table, mapping, options, advance)
+            bar.update(task, completed=1.0)
+        if as_json:
+            print_json(summary)
+        else:
+            _print_summary(summary)
+        if summary.failed:
+            sys.exit(1)
+
+    @cli.command("export")
+    @click.option(
+        "--output",
+        "-o",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The file to write [default: CSV on standard output].",
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["csv", "xlsx"]),
+        help="[default: from the file's extension, else csv]",
+    )
+    @click.option("--where", help='Only contacts matching a condition, e.g. "contact.score > 10".')
+    @click.option("--archived", "archived", flag_value="only", help="Only archived contacts.")
+    @click.option("--all", "archived", flag_value="all", help="Archived contacts too.")
+    @click.pass_context
+    def export_command(
+        ctx: click.Context,
+        output: Path | None,
+        fmt: str | None,
+        where: str | None,
+        archived: str | None,
+    ) -> None:
+        """Export contacts to CSV or XLSX, with a header crmkit import maps by itself."""
+        tenant = _tenant(ctx)
+        which = {"only": True, "all": None}.get(archived or "", False)
+        count = tenant.export_contacts(output, format=fmt, where=where, archived=which)
+        if output is not None:
+            console.print(f"{count} contacts written to {output}", highlight=False)

@@ -1,0 +1,204 @@
+"""Exporting contacts to CSV or XLSX, in the form an import reads back unchanged.
+
+The header row names the import targets (``first_name``, ``tags``, ``facets.role``,
+``fields.deal_size``...), so importing an export maps every column by itself; with
+``--match id`` it updates the same contacts. Contacts are read a page at a time in id
+order, and XLSX is written by openpyxl's write-only workbook, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import Connection
+
+from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.contact_pages import contacts_from_rows, page_query
+from crmkit.errors import ValidationError
+from crmkit.schemas import ContactOut
+from crmkit.storage.lists import one_of
+from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
+from crmkit.storage.scope import TenantScope
+from crmkit.transfer.rows import join_list
+
+if TYPE_CHECKING:
+    from crmkit.tenant import Tenant
+
+ExportFormat = Literal["csv", "xlsx"]
+PAGE = 5000
+_C = ContactRow.__table__.c
+_G = GroupRow.__table__.c
+_M = GroupMemberRow.__table__.c
+
+
+def export_format(path: Path | None, given: str | None) -> ExportFormat:
+    """The format asked for, else the output file's extension, else CSV."""
+    choice = (given or (path.suffix.lstrip(".") if path else "") or "csv").lower()
+    if choice not in ("csv", "xlsx"):
+        raise ValidationError(f"unknown export format {choice!r} (use csv or xlsx)")
+    return "xlsx" if choice == "xlsx" else "csv"
+
+
+def _pages(
+    tenant: Tenant, where: str | None, archived: bool | None
+) -> Iterator[tuple[list[ContactOut], dict[int, list[str]]]]:
+    """Pages of matching contacts with the names of the groups each is in."""
+    last = 0
+    while True:
+        with tenant.crm.db.connect() as conn:
+            runtime = tenant.runtime(conn)
+            stmt = page_query(conn.dialect.name, runtime.tenant_id).where(_C.id > last)
+            if archived is not None:
+                stmt = stmt.where(_C.archived == archived)
+            if where:
+                stmt = stmt.where(tenant.contact_filter(conn, where, runtime))
+            contacts = contacts_from_rows(conn.execute(stmt.order_by(_C.id).limit(PAGE)).all())
+            if not contacts:
+                return
+            groups = _groups(conn, TenantScope(runtime.tenant_id), [c.id for c in contacts])
+        yield contacts, groups
+        last = contacts[-1].id
+
+
+def _groups(conn: Connection, scope: TenantScope, ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    rows = conn.execute(
+        scope.select(_M.contact_id, _G.name)
+        .join_from(
+            GroupMemberRow, GroupRow, (_G.tenant_id == _M.tenant_id) & (_G.id == _M.group_id)
+        )
+        .where(one_of(conn, _M.contact_id, ids))
+        .order_by(_M.contact_id, _G.name)
+    )
+    for contact_id, name in rows:
+        found.setdefault(contact_id, []).append(name)
+    return found
+
+
+def _header(facets: Sequence[str], fields: Sequence[str]) -> list[str]:
+    return [
+        "id",
+        "first_name",
+        "last_name",
+        *PROFILE_FIELDS,
+        "account",
+        "ok_to_sms",
+        "tags",
+        "groups",
+        *(f"facets.{name}" for name in facets),
+        *(f"fields.{name}" for name in fields),
+    ]
+
+
+def _row(
+    contact: ContactOut,
+    groups: list[str],
+    facets: Sequence[str],
+    fields: Sequence[str],
+    native: bool,
+) -> list[Any]:
+    """One contact's cells: native values for a workbook, text for CSV."""
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return None if native else ""
+        if isinstance(value, bool):
+            return value if native else ("yes" if value else "no")
+        if isinstance(value, (int, float)) and not native:
+            return str(value)
+        return value
+
+    return [
+        contact.id,
+        contact.first_name,
+        contact.last_name,
+        *(cell(getattr(contact, name)) for name in PROFILE_FIELDS),
+        cell(contact.account),
+        cell(contact.ok_to_sms),
+        join_list(contact.tags),
+        join_list(groups),
+        *(cell(contact.facets.get(name)) for name in facets),
+        *(cell(contact.fields.get(name)) for name in fields),
+    ]
+
+
+def export_contacts(
+    tenant: Tenant,
+    output: Path | IO[str] | None = None,
+    *,
+    format: str | None = None,
+    where: str | None = None,
+    archived: bool | None = False,
+) -> int:
+    """Write the contacts matching ``where`` (all by default; archived ones only with
+    ``archived=True`` or None for both) to ``output``: a path, a text stream (CSV only)
+    or stdout. Returns how many were written."""
+    path = Path(output) if isinstance(output, (str, Path)) else None
+    fmt = export_format(path, format)
+    with tenant.crm.db.connect() as conn:
+        runtime = tenant.runtime(conn)
+        if where:
+            tenant.contact_filter(conn, where, runtime)  # a bad expression fails here
+    facets = list(runtime.facets)
+    fields = list(runtime.fields)
+    header = _header(facets, fields)
+    pages = _pages(tenant, where, archived)
+    if fmt == "xlsx":
+        if path is None:
+            raise ValidationError("an XLSX export needs an output file")
+        return _write_xlsx(path, header, pages, facets, fields)
+    if path is not None:
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            return _write_csv(stream, header, pages, facets, fields)
+    return _write_csv(output or sys.stdout, header, pages, facets, fields)  # type: ignore[arg-type]
+
+
+def _write_csv(
+    stream: IO[str],
+    header: list[str],
+    pages: Iterator[tuple[list[ContactOut], dict[int, list[str]]]],
+    facets: Sequence[str],
+    fields: Sequence[str],
+) -> int:
+    writer = csv.writer(stream)
+    writer.writerow(header)
+    count = 0
+    for contacts, groups in pages:
+        writer.writerows(
+            _row(c, groups.get(c.id, []), facets, fields, native=False) for c in contacts
+        )
+        count += len(contacts)
+    return count
+
+
+def _write_xlsx(
+    path: Path,
+    header: list[str],
+    pages: Iterator[tuple[list[ContactOut], dict[int, list[str]]]],
+    facets: Sequence[str],
+    fields: Sequence[str],
+) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Contacts")
+    sheet.append(header)
+    count = 0
+    for contacts, groups in pages:
+        for contact in contacts:
+            cells = []
+            for value in _row(contact, groups.get(contact.id, []), facets, fields, native=True):
+                cell = WriteOnlyCell(sheet, value)
+                if isinstance(value, str):
+                    # Text stays text: "=..." must not become a formula in Excel.
+                    cell.data_type = "s"
+                cells.append(cell)
+            sheet.append(cells)
+        count += len(contacts)
+    book.save(path)
+    return count

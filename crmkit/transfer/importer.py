@@ -1,0 +1,460 @@
+"""Importing contacts from a CSV or XLSX file, in batches.
+
+Each batch is cleaned (in worker processes for large files), matched against the
+tenant's contacts, checked against the facet policies, and written in one transaction
+with a few executemany calls: a million rows stream through in bounded memory. A bad row
+never stops the import: it goes to the error report and the rest of its batch is
+written. A dry run does all of it inside one transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from crmkit.changes import Notice
+from crmkit.errors import ValidationError
+from crmkit.phones import region_of, sms_permission
+from crmkit.pipeline import Cause
+from crmkit.profile_values import PhoneCheck, add_custom_fields, line_type
+from crmkit.recording import young_gc_only
+from crmkit.runtime import TenantRuntime
+from crmkit.storage.scope import TenantScope
+from crmkit.transfer import lookups
+from crmkit.transfer.files import Cell, TableFile, open_table
+from crmkit.transfer.mapping import ColumnMapping, build_mapping, read_mapping_file
+from crmkit.transfer.report import ErrorReport, ImportSummary
+from crmkit.transfer.rows import CleanRow, RowCleaner, clean_batch
+from crmkit.transfer.updates import ContactUpdate, RowRefused
+
+if TYPE_CHECKING:
+    from crmkit.tenant import Tenant
+
+BATCH_SIZE = 2000
+# Files from this size on are cleaned in worker processes (starting them costs ~1 s).
+WORKERS_FROM_BYTES = 8 * 1024 * 1024
+IMPORTED_EVENT = "contact_imported"
+Progress = Callable[[int, float | None], None]
+
+
+@dataclass
+class ImportOptions:
+    """How to import. ``match``: ``"auto"`` (email when a column maps to it), None or
+    ``"none"``, ``email``, ``phone``, ``id`` or ``fields.NAME``. ``workers``: processes
+    that clean rows (None: two for large files, else none)."""
+
+    match: str | None = "auto"
+    dry_run: bool = False
+    fire_rules: bool = False
+    errors_path: Path | None = None
+    batch_size: int = BATCH_SIZE
+    workers: int | None = None
+    actor: str | None = None
+
+
+def resolve_match(match: str | None, mapping: ColumnMapping, runtime: TenantRuntime) -> str | None:
+    """The match key an import uses; an error when its column is not mapped."""
+    if match == "auto":
+        return "email" if mapping.has("attribute", "email") else None
+    if match in (None, "", "none"):
+        return None
+    if match in ("email", "phone"):
+        if not mapping.has("attribute", match):
+            raise ValidationError(f"--match {match}: no column maps to {match}")
+        return match
+    if match == "id":
+        if not mapping.has("id"):
+            raise ValidationError("--match id: no column maps to id")
+        return match
+    if match.startswith("fields."):
+        name = match.removeprefix("fields.")
+        spec = runtime.fields.get(name) or next(
+            (s for s in mapping.new_fields if s.name == name), None
+        )
+        if spec is None or not mapping.has("field", name):
+            raise ValidationError(f"--match {match}: no column maps to {match}")
+        if spec.type not in lookups.MATCHABLE_TYPES:
+            raise ValidationError(
+                f"--match {match}: a {spec.type} field cannot identify a contact "
+                f"(use a field of type {', '.join(lookups.MATCHABLE_TYPES)})"
+            )
+        return match
+    raise ValidationError(f"unknown --match {match!r} (use email, phone, id, fields.NAME or none)")
+
+
+def prepare(
+    tenant: Tenant,
+    path: Path | str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    mapping_file: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> tuple[TableFile, ColumnMapping, TenantRuntime]:
+    """Open the file and map its columns (``mapping`` overrides the file's entries)."""
+    given = dict(read_mapping_file(mapping_file)) if mapping_file else {}
+    given.update(mapping or {})
+    table = open_table(path, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    try:
+        with tenant.crm.db.connect() as conn:
+            runtime = tenant.runtime(conn)
+        return table, build_mapping(table.header, runtime, given), runtime
+    except BaseException:
+        table.close()
+        raise
+
+
+def preview(
+    table: TableFile, mapping: ColumnMapping, runtime: TenantRuntime, rows: int = 5
+) -> list[dict[str, Any]]:
+    """The first ``rows`` data rows as the mapping reads them (target label to value),
+    with ``errors`` for cells that would be refused. Reads only those rows."""
+    cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), None)
+    out: list[dict[str, Any]] = []
+    for number, cells in table.rows():
+        cleaned = cleaner.clean(number, cells, len(table.header))
+        if cleaned.blank:
+            continue
+        shown: dict[str, Any] = {"row": number}
+        for column in mapping.columns:
+            cell = cells[column.index] if column.index < len(cells) else None
+            shown[column.target.label] = "" if cell is None else cell
+        if cleaned.errors:
+            shown["errors"] = [f"{column}: {reason}" for column, _, reason in cleaned.errors]
+        out.append(shown)
+        if len(out) >= rows:
+            break
+    return out
+
+
+def import_file(
+    tenant: Tenant,
+    table: TableFile,
+    mapping: ColumnMapping,
+    options: ImportOptions,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import an opened, mapped table (see :func:`prepare`)."""
+    if options.batch_size < 1:
+        raise ValidationError("the batch size must be at least 1")
+    with tenant.crm.db.connect() as conn:
+        runtime = tenant.runtime(conn)
+    match = resolve_match(options.match, mapping, runtime)
+    run = _ImportRun(tenant, table, mapping, runtime, match, options, progress)
+    with young_gc_only():
+        return run.run()
+
+
+class _ImportRun:
+    def __init__(
+        self,
+        tenant: Tenant,
+        table: TableFile,
+        mapping: ColumnMapping,
+        runtime: TenantRuntime,
+        match: str | None,
+        options: ImportOptions,
+        progress: Progress | None,
+    ) -> None:
+        self.tenant = tenant
+        self.table = table
+        self.mapping = mapping
+        self.options = options
+        self.match = match
+        self.progress = progress
+        self.cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), match)
+        self.cause = Cause("import", actor=options.actor or table.path.name)
+        self.report = ErrorReport(options.errors_path)
+        self.run_id = uuid.uuid4().hex[:12]
+        known = set(runtime.fields)
+        self.new_fields = [spec for spec in mapping.new_fields if spec.name not in known]
+        self.summary = ImportSummary(
+            file=table.path.name,
+            format=table.format,
+            encoding=table.encoding,
+            delimiter=table.delimiter,
+            sheet=table.sheet,
+            mapping=mapping.as_dict(),
+            unmapped=list(mapping.unmapped),
+            match=match,
+            dry_run=options.dry_run,
+            new_fields=[spec.name for spec in self.new_fields],
+        )
+        lookup_hook = tenant.crm.pm.hook.crmkit_phone_line_type
+        self.provider = bool(lookup_hook.get_hookimpls())
+
+    # ------------------------------------------------------------ the run
+    def run(self) -> ImportSummary:
+        started = time.perf_counter()
+        try:
+            with ExitStack() as stack:
+                dry_conn = None
+                if self.options.dry_run:
+                    dry_conn = stack.enter_context(self.tenant.crm.db.connect())
+                    stack.enter_context(_rolled_back(dry_conn))
+                for batch in self._cleaned():
+                    self._batch(batch, dry_conn)
+                    self.summary.seconds = time.perf_counter() - started
+                    if self.progress is not None:
+                        self.progress(len(batch), self.table.fraction())
+        finally:
+            self.report.close()
+        self.summary.seconds = time.perf_counter() - started
+        self.summary.errors = self.report.kept
+        if self.report.count and self.options.errors_path is not None:
+            self.summary.errors_file = str(self.options.errors_path)
+        return self.summary
+
+    def _raw_batches(self) -> Iterator[list[tuple[int, list[Cell]]]]:
+        batch: list[tuple[int, list[Cell]]] = []
+        for item in self.table.rows():
+            batch.append(item)
+            if len(batch) >= self.options.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _cleaned(self) -> Iterator[list[CleanRow]]:
+        width = len(self.table.header)
+        workers = self.options.workers
+        if workers is None:
+            big = self.table.path.stat().st_size >= WORKERS_FROM_BYTES
+            workers = min(2, os.cpu_count() or 1) if big else 0
+        if workers <= 1:
+            for raw in self._raw_batches():
+                yield clean_batch(self.cleaner, raw, width)
+            return
+        # Spawned, not forked: the parent holds database connections and threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(self.cleaner, width)
+        ) as pool:
+            pending: deque[Future[list[CleanRow]]] = deque()
+            for raw in self._raw_batches():
+                pending.append(pool.submit(_clean_in_worker, raw))
+                # A few batches in flight keep the workers busy and memory bounded.
+                if len(pending) > workers * 2:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    # ------------------------------------------------------------ one batch
+    def _batch(self, rows: list[CleanRow], dry_conn: Connection | None) -> None:
+        summary = self.summary
+        summary.rows += len(rows)
+        good: list[CleanRow] = []
+        for row in rows:
+            if row.errors:
+                self._fail(row)
+            elif row.blank:
+                summary.skipped += 1
+            else:
+                good.append(row)
+        if self.provider:
+            # Looked up before the transaction: a provider may go over the network.
+            for row in good:
+                if row.phone is not None:
+                    row.line_type = line_type(self.tenant.crm, self.tenant.name, row.phone)
+        outbox: list[Notice] = []
+        with ExitStack() as stack:
+            conn = dry_conn or stack.enter_context(self.tenant.crm.db.begin())
+            written = self._write(conn, good, outbox)
+        if self.options.dry_run:
+            return
+        if written.created and self.tenant.crm.pm.hook.crmkit_on_contact_created.get_hookimpls():
+            for contact in self.tenant.contacts_by_id(written.created):
+                self.tenant.crm.pm.hook.crmkit_on_contact_created(
+                    tenant=self.tenant.name, contact=contact.model_dump(mode="json")
+                )
+        self.tenant.deliver(outbox)
+        if self.options.fire_rules and written.imported:
+            self._fire(written.imported)
+        gc.collect(1)
+
+    def _fail(self, row: CleanRow, errors: Sequence[tuple[str, str, str]] = ()) -> None:
+        self.summary.failed += 1
+        for column, value, reason in errors or row.errors:
+            self.report.add(row.row, column, value, reason)
+
+    def _column(self, label: str) -> str:
+        column = self.mapping.target_of(label)
+        return column.name if column is not None else "-"
+
+    def _write(self, conn: Connection, rows: list[CleanRow], outbox: list[Notice]) -> _Written:
+        tenant = self.tenant
+        runtime = tenant.runtime(conn)
+        scope = TenantScope(runtime.tenant_id)
+        now = tenant.crm.clock()
+        if self.new_fields:
+            add_custom_fields(conn, runtime, self.new_fields, now)
+            self.new_fields = []
+        found = lookups.existing(conn, scope, self.match, (r.key for r in rows))
+        names = {r.attributes["account"] for r in rows if r.attributes.get("account")}
+        update = ContactUpdate(
+            runtime,
+            tenant.applier(runtime, now),
+            self.cause,
+            now,
+            lookups.accounts(conn, tenant, runtime, names, now),
+        )
+        update.load(conn, scope, list(found.values()))
+        ids = _IdBlock(tenant, conn, runtime, _new_contacts(rows, found))
+        created_by_key: dict[Any, int] = {}
+        written = _Written()
+        outcome: dict[int, tuple[int, bool, bool]] = {}  # row: (contact, created, changed)
+        groups: list[tuple[int, list[str]]] = []
+        for row in rows:
+            contact_id = found.get(row.key) if row.key is not None else None
+            if contact_id is None and row.key is not None:
+                contact_id = created_by_key.get(row.key)
+            try:
+                if contact_id is None:
+                    if self.match == "id" and row.key is not None:
+                        raise RowRefused("id", str(row.key), f"contact {row.key} does not exist")
+                    if not row.attributes.get("first_name"):
+                        raise RowRefused(
+                            "first_name",
+                            "",
+                            "a new contact needs a first name (map a column to first_name or name)",
+                        )
+                    contact_id = ids.take()
+                    update.create(contact_id, row, self._check(row))
+                    if row.key is not None:
+                        created_by_key[row.key] = contact_id
+                    outcome[row.row] = (contact_id, True, True)
+                else:
+                    changed = update.change(contact_id, row, self._check(row))
+                    outcome[row.row] = (contact_id, False, changed)
+            except RowRefused as exc:
+                self._fail(row, [(self._column(exc.target), exc.value, exc.reason)])
+                continue
+            if row.groups:
+                groups.append((contact_id, row.groups))
+        update.write(conn, scope, tenant.after_changes(runtime, outbox, now=now))
+        joined = lookups.join_groups(conn, runtime, groups, now)
+        summary = self.summary
+        for number, (contact_id, created, changed) in outcome.items():
+            if created:
+                summary.created += 1
+            elif changed or contact_id in joined:
+                summary.updated += 1
+            else:
+                summary.skipped += 1
+                continue
+            written.imported.append((contact_id, number, created))
+        written.created = update.new
+        return written
+
+    def _check(self, row: CleanRow) -> PhoneCheck:
+        """The phone check of a row's number from the line type found while cleaning
+        (or the provider's answer)."""
+        if row.phone is None:
+            return PhoneCheck(None, None, False, None)
+        kind = row.line_type or "other"
+        textable, note = sms_permission(kind)
+        return PhoneCheck(row.phone, kind, textable, note)
+
+    def _fire(self, imported: list[tuple[int, int, bool]]) -> None:
+        events = [
+            {
+                "id": f"import-{self.run_id}-{row}",
+                "contact": contact_id,
+                "kind": IMPORTED_EVENT,
+                "data": {"file": self.table.path.name, "row": row, "created": created},
+            }
+            for contact_id, row, created in imported
+        ]
+        result = self.tenant.ingest(events)
+        if self.summary.events is None:
+            self.summary.events = result
+            return
+        total = self.summary.events
+        total.total += result.total
+        total.applied += result.applied
+        total.skipped += result.skipped
+        total.failed += result.failed
+        total.changes += result.changes
+        total.errors.extend(result.errors[: max(0, 100 - len(total.errors))])
+
+
+@dataclass
+class _Written:
+    """What a batch wrote: the contacts it created, and (contact, row, created) for
+    every row that created or changed a contact."""
+
+    created: list[int] = field(default_factory=list)
+    imported: list[tuple[int, int, bool]] = field(default_factory=list)
+
+
+def _new_contacts(rows: Sequence[CleanRow], found: Mapping[Any, int]) -> int:
+    """How many contacts a batch will likely create (rows repeating a key count once)."""
+    keys = {r.key for r in rows if r.key is not None and r.key not in found}
+    return len(keys) + sum(1 for r in rows if r.key is None)
+
+
+class _IdBlock:
+    """Contact ids reserved for a batch in one go, with more taken if it runs out."""
+
+    def __init__(self, tenant: Tenant, conn: Connection, runtime: TenantRuntime, count: int):
+        self.tenant, self.conn, self.runtime = tenant, conn, runtime
+        self.next = tenant.allocate_ids(conn, runtime, count, "contact") if count else 0
+        self.left = count
+
+    def take(self) -> int:
+        if not self.left:
+            self.next = self.tenant.allocate_ids(self.conn, self.runtime, 1, "contact")
+            self.left = 1
+        self.left -= 1
+        self.next += 1
+        return self.next - 1
+
+
+@contextmanager
+def _rolled_back(conn: Connection) -> Iterator[None]:
+    transaction = conn.begin()
+    try:
+        yield
+    finally:
+        transaction.rollback()
+
+
+_worker_cleaner: tuple[RowCleaner, int] | None = None
+
+
+def _start_worker(cleaner: RowCleaner, width: int) -> None:
+    global _worker_cleaner
+    _worker_cleaner = (cleaner, width)
+    gc.disable()  # short-lived batches; see crmkit.recording.young_gc_only
+
+
+def _clean_in_worker(rows: list[tuple[int, list[Cell]]]) -> list[CleanRow]:
+    assert _worker_cleaner is not None, "worker not started"
+    cleaner, width = _worker_cleaner
+    try:
+        return clean_batch(cleaner, rows, width)
+    finally:
+        gc.collect(1)
+
+
+__all__ = [
+    "IMPORTED_EVENT",
+    "ImportOptions",
+    "import_file",
+    "prepare",
+    "preview",
+    "resolve_match",
+]

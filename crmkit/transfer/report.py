@@ -1,0 +1,87 @@
+"""What an import reports: its summary, and the error report of its bad rows."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel, Field, computed_field
+
+from crmkit.schemas import IngestSummary
+
+# Bad rows kept in the summary itself; all of them go to the error report file.
+ERRORS_IN_SUMMARY = 100
+
+
+class RowError(BaseModel):
+    """One bad cell (or a whole bad row, column ``-``): the row number as a spreadsheet
+    shows it (the header is row 1), the column, its value and why it was refused."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+class ImportSummary(BaseModel):
+    """The outcome of an import. ``skipped`` counts blank rows and rows that matched a
+    contact without changing it; ``failed`` counts rows refused (see ``errors``)."""
+
+    file: str
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    mapping: dict[str, str]
+    unmapped: list[str]
+    match: str | None
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[RowError] = Field(default_factory=list)
+    errors_file: str | None = None
+    new_fields: list[str] = Field(default_factory=list)
+    events: IngestSummary | None = None
+    seconds: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+class ErrorReport:
+    """Writes bad cells to a CSV file (created on the first one; a report left by an
+    earlier run is removed first) and keeps the first :data:`ERRORS_IN_SUMMARY` for
+    the summary."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.unlink(missing_ok=True)
+        self.kept: list[RowError] = []
+        self.count = 0
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def add(self, row: int, column: str, value: str, reason: str) -> None:
+        self.count += 1
+        error = RowError(row=row, column=column, value=value, reason=reason)
+        if len(self.kept) < ERRORS_IN_SUMMARY:
+            self.kept.append(error)
+        if self.path is None:
+            return
+        if self._writer is None:
+            self._file = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=list(RowError.model_fields))
+            self._writer.writeheader()
+        self._writer.writerow(error.model_dump())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,265 @@
+"""Checking one file row with the schemas of a manual add, before anything is written.
+
+A :class:`RowCleaner` holds only plain data (the mapping, the tenant's facets and field
+types, the phone region), so batches of rows can be cleaned in worker processes. What
+needs the database (matching, facet policies against the current value, OK to SMS for a
+phone a provider looks up) is decided by the importer afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pydantic
+
+from crmkit.facets import Facet
+from crmkit.field_types import FieldSpec
+from crmkit.phones import parse_phone_type
+from crmkit.schemas import ContactIn, ContactPatch, clean_tag
+from crmkit.transfer.files import Cell
+from crmkit.transfer.mapping import ColumnMapping
+
+# An item of a list cell: a double-quoted name ("" is a quote inside it) or plain text.
+_LIST_ITEM = re.compile(r'"((?:[^"]|"")*)"|([^,;]+)')
+_NEEDS_QUOTES = re.compile(r'[,;"]|^\s|\s$')
+MATCH_KEYS = ("email", "phone", "id")
+
+
+def split_list(text: str) -> list[str]:
+    """The names in a ``tags`` or ``groups`` cell, in order, without repeats."""
+    items: list[str] = []
+    for quoted, plain in _LIST_ITEM.findall(text):
+        item = quoted.replace('""', '"') if quoted else plain.strip()
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+def join_list(items: Sequence[str]) -> str:
+    """The cell :func:`split_list` reads back as ``items``."""
+    return ", ".join(
+        f'"{item.replace(chr(34), chr(34) * 2)}"' if _NEEDS_QUOTES.search(item) else item
+        for item in items
+    )
+
+
+def cell_text(cell: Cell) -> str:
+    """A cell as text: spreadsheet numbers lose a ``.0`` (phone numbers typed as
+    numbers), dates become ISO dates, booleans yes/no."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str):
+        return cell.strip()
+    if isinstance(cell, bool):
+        return "yes" if cell else "no"
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime):
+        return cell.date().isoformat() if cell.time() == datetime.min.time() else cell.isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    return str(cell)
+
+
+def split_name(text: str) -> tuple[str, str]:
+    """A full name as (first, last): ``Last, First`` or the last word as the last name."""
+    last, comma, first = text.partition(",")
+    if comma and first.strip() and last.strip():
+        return first.strip(), last.strip()
+    words = text.split()
+    if len(words) < 2:
+        return text.strip(), ""
+    return " ".join(words[:-1]), words[-1]
+
+
+@dataclass
+class CleanRow:
+    """A checked row. ``errors`` holds (column, value, reason) for each bad cell; a
+    row with errors is not imported. ``key`` is the value it is matched on (None: no
+    match possible)."""
+
+    row: int
+    attributes: dict[str, Any] = field(default_factory=dict)
+    phone: str | None = None
+    line_type: str | None = None
+    ok_to_sms: bool | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    facets: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    key: Any = None
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    blank: bool = False
+
+
+class RowCleaner:
+    """Cleans rows for one mapping, tenant set-up and match key."""
+
+    def __init__(
+        self,
+        mapping: ColumnMapping,
+        facets: dict[str, Facet],
+        region: str,
+        match: str | None,
+    ) -> None:
+        self.region = region
+        self.match = match
+        self.attributes: list[tuple[int, str, str]] = []  # (index, column, attribute)
+        self.name_column: tuple[int, str] | None = None
+        self.id_column: tuple[int, str] | None = None
+        self.lists: list[tuple[int, str, str]] = []
+        self.facets: list[tuple[int, str, str, dict[str, str], Facet]] = []
+        self.fields: list[tuple[int, str, FieldSpec]] = []
+        # Which column holds an attribute, for pydantic's errors.
+        self.column_of: dict[str, str] = {}
+        for column in mapping.columns:
+            target = column.target
+            self.column_of[target.label] = column.name
+            if target.kind == "attribute":
+                self.attributes.append((column.index, column.name, target.name))
+            elif target.kind == "name":
+                self.name_column = (column.index, column.name)
+                self.column_of["first_name"] = self.column_of["last_name"] = column.name
+            elif target.kind == "id":
+                self.id_column = (column.index, column.name)
+            elif target.kind in ("tags", "groups"):
+                self.lists.append((column.index, column.name, target.kind))
+            elif target.kind == "facet":
+                facet = facets[target.name]
+                lookup = {v.name.lower(): v.name for v in facet.values}
+                lookup.update({v.label.lower(): v.name for v in facet.values})
+                self.facets.append((column.index, column.name, target.name, lookup, facet))
+            elif target.kind == "field" and target.spec is not None:
+                self.fields.append((column.index, column.name, target.spec))
+        self.width = max((c.index for c in mapping.columns), default=-1) + 1
+
+    def clean(self, number: int, cells: Sequence[Cell], header_width: int) -> CleanRow:
+        out = CleanRow(number)
+        if len(cells) > header_width and any(cell_text(c) for c in cells[header_width:]):
+            out.errors.append(
+                (
+                    "-",
+                    "",
+                    f"the row has {len(cells)} cells but the header names {header_width} "
+                    "columns (check the delimiter and quotes)",
+                )
+            )
+            return out
+        if not any(cell_text(c) for c in cells):
+            out.blank = True
+            return out
+        if len(cells) < self.width:
+            cells = [*cells, *([None] * (self.width - len(cells)))]
+        self._attributes(out, cells)
+        for index, column, kind in self.lists:
+            text = cell_text(cells[index])
+            target = out.tags if kind == "tags" else out.groups
+            for item in split_list(text):
+                try:
+                    name = clean_tag(item) if kind == "tags" else _group_name(item)
+                except ValueError as exc:
+                    out.errors.append((column, item, str(exc)))
+                    continue
+                if name not in target:
+                    target.append(name)
+        for index, column, facet_name, lookup, facet in self.facets:
+            text = cell_text(cells[index])
+            if not text:
+                continue
+            value = lookup.get(text.lower())
+            if value is None:
+                out.errors.append(
+                    (
+                        column,
+                        text,
+                        f"{text!r} is not a value of facet {facet_name!r} "
+                        f"(allowed: {', '.join(facet.value_names)})",
+                    )
+                )
+            else:
+                out.facets[facet_name] = value
+        for index, column, spec in self.fields:
+            cell = cells[index]
+            value = cell_text(cell) if spec.type == "text" or isinstance(cell, str) else cell
+            if value is None or value == "":
+                continue
+            try:
+                out.fields[spec.name] = spec.clean(value, self.region)
+            except ValueError as exc:
+                out.errors.append((column, cell_text(cell), str(exc)))
+        if self.id_column is not None and self.match == "id":
+            index, column = self.id_column
+            text = cell_text(cells[index])
+            if text:
+                if text.isdigit() and int(text) > 0:
+                    out.key = int(text)
+                else:
+                    out.errors.append((column, text, f"{text!r} is not a contact id"))
+        elif self.match == "email":
+            out.key = out.attributes.get("email")
+        elif self.match == "phone":
+            out.key = out.phone
+        elif self.match is not None and self.match.startswith("fields."):
+            out.key = out.fields.get(self.match.removeprefix("fields."))
+        return out
+
+    def _attributes(self, out: CleanRow, cells: Sequence[Cell]) -> None:
+        given: dict[str, str] = {}
+        for index, _column, name in self.attributes:
+            text = cell_text(cells[index])
+            if text:
+                given[name] = text
+        if self.name_column is not None:
+            text = cell_text(cells[self.name_column[0]])
+            if text:
+                given["first_name"], last = split_name(text)
+                if last:
+                    given["last_name"] = last
+        schema = ContactIn if "first_name" in given else ContactPatch
+        try:
+            checked = schema.model_validate(given)
+        except pydantic.ValidationError as exc:
+            bad = set()
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else "-"
+                bad.add(name)
+                out.errors.append(
+                    (self.column_of.get(name, name), given.get(name, ""), _reason(error))
+                )
+            given = {k: v for k, v in given.items() if k not in bad}
+            checked = None
+        values: dict[str, Any] = (
+            checked.model_dump(include=set(given)) if checked is not None else dict(given)
+        )
+        phone = values.pop("phone", None)
+        ok = values.pop("ok_to_sms", None)
+        out.ok_to_sms = ok if isinstance(ok, bool) else None
+        out.attributes = values
+        if phone:
+            try:
+                out.phone, out.line_type = parse_phone_type(phone, self.region)
+            except ValueError as exc:
+                out.errors.append((self.column_of["phone"], phone, str(exc)))
+
+
+def _reason(error: Any) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _group_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > 200:
+        raise ValueError(f"invalid group {text!r}: group names are 1 to 200 characters")
+    return name
+
+
+def clean_batch(
+    cleaner: RowCleaner, rows: Sequence[tuple[int, Sequence[Cell]]], header_width: int
+) -> list[CleanRow]:
+    """Clean a batch of (row number, cells); module level so a process pool can run it."""
+    return [cleaner.clean(number, cells, header_width) for number, cells in rows]
