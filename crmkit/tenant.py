@@ -942,8 +942,8 @@ class Tenant:
         encoding: str | None = None,
         delimiter: str | None = None,
         sheet: str | None = None,
-        batch_size: int = 2000,
-        workers: int | None = None,
+        batch_size: int = 5000,
+        workers: int | None = 0,
         actor: str | None = None,
         progress: Callable[[int, float | None], None] | None = None,
     ) -> ImportSummary:
@@ -953,6 +953,8 @@ class Tenant:
         mapping; ``match`` (``auto``, ``email``, ``phone``, ``id``, ``fields.NAME`` or
         ``none``) finds the contact a row updates; bad rows go to ``errors_path`` and the
         summary. ``fire_rules`` records a ``contact_imported`` event per imported row.
+        ``workers`` processes check rows in parallel (None: two for files over 8 MB);
+        they are spawned, so a script that sets it needs ``if __name__ == "__main__":``.
         """
         from crmkit.transfer.importer import ImportOptions, import_file, prepare
 

@@ -17,17 +17,18 @@ from crmkit.packs import Pack
 
 
 def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callable[..., str]:
-    """Runs crmkit commands for ``tenant``; returns stdout, or stderr when ``code`` != 0."""
+    """Runs crmkit commands for ``tenant``; returns stdout, or stderr when ``code`` != 0
+    (stdout whatever the code when ``stdout=True``)."""
     from crmkit.cli.main import cli
 
     runner = CliRunner()
     monkeypatch.setenv("CRMKIT_DATABASE_URL", db_url)
     monkeypatch.setenv("CRMKIT_TENANT", tenant)
 
-    def invoke(*args: str, code: int = 0) -> str:
+    def invoke(*args: str, code: int = 0, stdout: bool = False) -> str:
         result = runner.invoke(cli, list(args), catch_exceptions=False)
         assert result.exit_code == code, result.output + result.stderr
-        return result.stdout if code == 0 else result.stderr
+        return result.stdout if code == 0 or stdout else result.stderr
 
     return invoke
 

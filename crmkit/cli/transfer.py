@@ -133,7 +133,7 @@ def register(cli: click.Group) -> None:
     @click.option("--encoding", help="CSV encoding [default: detected].")
     @click.option("--delimiter", help="CSV delimiter [default: detected].")
     @click.option("--sheet", help="XLSX sheet [default: the first].")
-    @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True)
+    @click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True)
     @click.option(
         "--workers",
         type=click.IntRange(min=0),

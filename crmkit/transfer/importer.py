@@ -42,7 +42,7 @@ from crmkit.transfer.updates import ContactUpdate, RowRefused
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 # Files from this size on are cleaned in worker processes (starting them costs ~1 s).
 WORKERS_FROM_BYTES = 8 * 1024 * 1024
 IMPORTED_EVENT = "contact_imported"
@@ -53,14 +53,15 @@ Progress = Callable[[int, float | None], None]
 class ImportOptions:
     """How to import. ``match``: ``"auto"`` (email when a column maps to it), None or
     ``"none"``, ``email``, ``phone``, ``id`` or ``fields.NAME``. ``workers``: processes
-    that clean rows (None: two for large files, else none)."""
+    that clean rows (0: none; None: two for files over 8 MB). They are spawned, so a
+    script that asks for them needs the usual ``if __name__ == "__main__":`` guard."""
 
     match: str | None = "auto"
     dry_run: bool = False
     fire_rules: bool = False
     errors_path: Path | None = None
     batch_size: int = BATCH_SIZE
-    workers: int | None = None
+    workers: int | None = 0
     actor: str | None = None
 
 
@@ -193,6 +194,8 @@ class _ImportRun:
             dry_run=options.dry_run,
             new_fields=[spec.name for spec in self.new_fields],
         )
+        self.accounts: dict[str, int] = {}
+        self.failures: list[tuple[int, str, str, str]] = []
         lookup_hook = tenant.crm.pm.hook.crmkit_phone_line_type
         self.provider = bool(lookup_hook.get_hookimpls())
 
@@ -273,6 +276,7 @@ class _ImportRun:
         with ExitStack() as stack:
             conn = dry_conn or stack.enter_context(self.tenant.crm.db.begin())
             written = self._write(conn, good, outbox)
+        self._report()
         if self.options.dry_run:
             return
         if written.created and self.tenant.crm.pm.hook.crmkit_on_contact_created.get_hookimpls():
@@ -287,8 +291,13 @@ class _ImportRun:
 
     def _fail(self, row: CleanRow, errors: Sequence[tuple[str, str, str]] = ()) -> None:
         self.summary.failed += 1
-        for column, value, reason in errors or row.errors:
-            self.report.add(row.row, column, value, reason)
+        self.failures.extend((row.row, *error) for error in errors or row.errors)
+
+    def _report(self) -> None:
+        """Write the batch's bad cells in row order (checks and writes find them apart)."""
+        for error in sorted(self.failures, key=lambda e: e[0]):
+            self.report.add(*error)
+        self.failures.clear()
 
     def _column(self, label: str) -> str:
         column = self.mapping.target_of(label)
@@ -304,12 +313,11 @@ class _ImportRun:
             self.new_fields = []
         found = lookups.existing(conn, scope, self.match, (r.key for r in rows))
         names = {r.attributes["account"] for r in rows if r.attributes.get("account")}
+        # Accounts are looked up (or created) once per import, not once per batch.
+        names -= self.accounts.keys()
+        self.accounts.update(lookups.accounts(conn, tenant, runtime, names, now))
         update = ContactUpdate(
-            runtime,
-            tenant.applier(runtime, now),
-            self.cause,
-            now,
-            lookups.accounts(conn, tenant, runtime, names, now),
+            runtime, tenant.applier(runtime, now), self.cause, now, self.accounts
         )
         update.load(conn, scope, list(found.values()))
         ids = _IdBlock(tenant, conn, runtime, _new_contacts(rows, found))

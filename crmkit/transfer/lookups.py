@@ -117,9 +117,10 @@ def join_groups(
     present: set[tuple[int, int]] = set()
     for chunk in _chunks(contacts):
         present.update(
-            conn.execute(
+            (group_id, contact_id)
+            for group_id, contact_id in conn.execute(
                 scope.select(_M.group_id, _M.contact_id).where(one_of(conn, _M.contact_id, chunk))
-            ).tuples()
+            )
         )
     joins: list[tuple[int, int, int]] = []
     for contact_id, groups in wanted:

@@ -134,9 +134,10 @@ class ContactUpdate:
             chunk = wanted[start : start + ROWS_PER_ROUND]
             self.states.update(load_states(conn, scope, chunk))
             self.notes.update(
-                conn.execute(scope.select(_C.id, _C.sms_note).where(one_of(conn, _C.id, chunk)))
-                .tuples()
-                .all()
+                (contact_id, note)
+                for contact_id, note in conn.execute(
+                    scope.select(_C.id, _C.sms_note).where(one_of(conn, _C.id, chunk))
+                )
             )
 
     # ------------------------------------------------------------ rows
