@@ -12,6 +12,8 @@ from rich.table import Table
 
 from crmkit.cli.context import JSON_OPTION, Context, pairs
 from crmkit.cli.output import console, errors, print_json
+from crmkit.runtime import TenantRuntime
+from crmkit.transfer.files import TableFile
 from crmkit.transfer.mapping import ColumnMapping
 from crmkit.transfer.report import ImportSummary
 
@@ -170,15 +172,19 @@ def register(cli: click.Group) -> None:
 
         tenant = _tenant(ctx)
         given = pairs(maps, "--map", allow_empty=False)
-        table, mapping, runtime = importer.prepare(
-            tenant,
-            file,
-            mapping=given,
-            mapping_file=mapping_file,
-            encoding=encoding,
-            delimiter=delimiter,
-            sheet=sheet,
-        )
+
+        def open_file() -> tuple[TableFile, ColumnMapping, TenantRuntime]:
+            return importer.prepare(
+                tenant,
+                file,
+                mapping=given,
+                mapping_file=mapping_file,
+                encoding=encoding,
+                delimiter=delimiter,
+                sheet=sheet,
+            )
+
+        table, mapping, runtime = open_file()
         with table:
             if preview or not as_json:
                 shown = importer.preview(table, mapping, runtime)
@@ -207,15 +213,7 @@ def register(cli: click.Group) -> None:
             batch_size=batch_size,
             workers=workers,
         )
-        table, mapping, runtime = importer.prepare(
-            tenant,
-            file,
-            mapping=given,
-            mapping_file=mapping_file,
-            encoding=encoding,
-            delimiter=delimiter,
-            sheet=sheet,
-        )
+        table, mapping, runtime = open_file()
         with (
             table,
             Progress(

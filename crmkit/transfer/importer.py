@@ -315,7 +315,7 @@ class _ImportRun:
         names = {r.attributes["account"] for r in rows if r.attributes.get("account")}
         # Accounts are looked up (or created) once per import, not once per batch.
         names -= self.accounts.keys()
-        self.accounts.update(lookups.accounts(conn, tenant, runtime, names, now))
+        self.accounts.update(lookups.accounts(conn, runtime, names, now))
         update = ContactUpdate(
             runtime, tenant.applier(runtime, now), self.cause, now, self.accounts
         )

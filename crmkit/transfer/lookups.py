@@ -16,7 +16,7 @@ from crmkit.storage.models import AccountRow, ContactRow, GroupMemberRow, GroupR
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
+    pass
 
 # Field types whose values can identify a contact (``--match fields.NAME``).
 MATCHABLE_TYPES = ("text", "email", "phone", "url", "choice", "integer")
@@ -57,31 +57,46 @@ def existing(
     return found
 
 
-def accounts(
-    conn: Connection, tenant: Tenant, runtime: TenantRuntime, names: Collection[str], now: datetime
+def _ids_by_name(
+    conn: Connection,
+    runtime: TenantRuntime,
+    model: type[AccountRow] | type[GroupRow],
+    counter: str,
+    extra: dict[str, Any],
+    names: Collection[str],
+    now: datetime,
 ) -> dict[str, int]:
-    """Account ids by name, creating the accounts that do not exist yet."""
+    """Ids of accounts or groups by name, creating those that do not exist yet (with
+    the ``extra`` column values)."""
     scope = TenantScope(runtime.tenant_id)
+    table = model.__table__.c
     wanted = sorted(names)
     found: dict[str, int] = {}
     for chunk in _chunks(wanted):
         found.update(
-            (name, account_id)
-            for account_id, name in conn.execute(
-                scope.select(_A.id, _A.name).where(one_of(conn, _A.name, chunk))
+            (name, row_id)
+            for row_id, name in conn.execute(
+                scope.select(table.id, table.name).where(one_of(conn, table.name, chunk))
             )
         )
     missing = [name for name in wanted if name not in found]
     if missing:
-        first = tenant.allocate_ids(conn, runtime, len(missing), "account")
-        rows: list[tuple[Any, ...]] = [
-            (runtime.tenant_id, first + i, name, {}, now) for i, name in enumerate(missing)
+        first = counters.allocate(conn, runtime.tenant_id, counter, len(missing))
+        columns = ("tenant_id", "id", "name", *extra, "created_at")
+        rows = [
+            (runtime.tenant_id, first + i, name, *extra.values(), now)
+            for i, name in enumerate(missing)
         ]
-        BulkWriter(conn).insert(
-            AccountRow, ("tenant_id", "id", "name", "fields", "created_at"), rows
-        )
+        BulkWriter(conn).insert(model, columns, rows)
         found.update((name, first + i) for i, name in enumerate(missing))
     return found
+
+
+def accounts(
+    conn: Connection, runtime: TenantRuntime, names: Collection[str], now: datetime
+) -> dict[str, int]:
+    """Account ids by name, creating the accounts that do not exist yet."""
+    return _ids_by_name(conn, runtime, AccountRow, "account", {"fields": {}}, names, now)
 
 
 def join_groups(
@@ -95,24 +110,8 @@ def join_groups(
     if not wanted:
         return set()
     scope = TenantScope(runtime.tenant_id)
-    names = sorted({name for _, groups in wanted for name in groups})
-    ids: dict[str, int] = {}
-    for chunk in _chunks(names):
-        ids.update(
-            (name, group_id)
-            for group_id, name in conn.execute(
-                scope.select(_G.id, _G.name).where(one_of(conn, _G.name, chunk))
-            )
-        )
-    missing = [name for name in names if name not in ids]
-    if missing:
-        first = counters.allocate(conn, runtime.tenant_id, "group", len(missing))
-        BulkWriter(conn).insert(
-            GroupRow,
-            ("tenant_id", "id", "name", "description", "created_at"),
-            [(runtime.tenant_id, first + i, name, "", now) for i, name in enumerate(missing)],
-        )
-        ids.update((name, first + i) for i, name in enumerate(missing))
+    names = {name for _, groups in wanted for name in groups}
+    ids = _ids_by_name(conn, runtime, GroupRow, "group", {"description": ""}, names, now)
     contacts = sorted({contact_id for contact_id, _ in wanted})
     present: set[tuple[int, int]] = set()
     for chunk in _chunks(contacts):
