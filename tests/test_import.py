@@ -116,7 +116,7 @@ def test_unreadable_files_get_clear_errors(shop: Tenant, tmp_path: Path) -> None
 
 # ---------------------------------------------------------------- mapping
 def test_mapping_is_suggested_overridden_and_reported(shop: Tenant, tmp_path: Path) -> None:
-    header = ["Given name", "Surname", "Email Address", "Favourite colour", "Notes", "Groups"]
+    header = ["Given name", "SurName", "E-mail address", "Favourite colour", "Notes", "Groups"]
     file = write_csv(
         tmp_path / "m.csv",
         [["Ann", "Lee", "ann@example.com", "blue", "x", "VIP; Trade show"]],
@@ -127,8 +127,8 @@ def test_mapping_is_suggested_overridden_and_reported(shop: Tenant, tmp_path: Pa
     )
     assert summary.mapping == {
         "Given name": "first_name",
-        "Surname": "last_name",
-        "Email Address": "email",
+        "SurName": "last_name",
+        "E-mail address": "email",
         "Favourite colour": "fields.colour",
         "Groups": "groups",
         "Notes": "-",

@@ -191,8 +191,11 @@ def suggest(header: str, runtime: TenantRuntime) -> Target | None:
                 return parse_target(key, runtime, header)
             except ValidationError:
                 return None
+    # Without separators too: "E-mail address", "FirstName" and "first_name" all match.
+    compact = key.replace("_", "")
     for target in (*ATTRIBUTES, *SPECIAL, *LISTS):
-        if key == target or key in SYNONYMS.get(target, ()):
+        names = (target, *SYNONYMS.get(target, ()))
+        if key in names or compact in {name.replace("_", "") for name in names}:
             return Target("attribute" if target in ATTRIBUTES else target, target)
     for facet in runtime.facets.values():
         if key in (facet.name, header_key(facet.label)):
