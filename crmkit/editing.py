@@ -25,6 +25,7 @@ from crmkit.profile_values import (
     check_number,
     clean_fields,
     clean_phone,
+    sms_after_edit,
 )
 from crmkit.rules.actions import AddTag, Change, RemoveTag
 from crmkit.schemas import ContactIn, ContactOut, ContactPatch, TransitionOut, clean_tag
@@ -244,14 +245,12 @@ def _sms_permission(
     """Set phone, OK to SMS and its note from a number's check or the user's wish;
     return the resulting (ok_to_sms, sms_note)."""
     old = edit.record.values
-    if check is not None:
-        ok, note = check.permission(wanted, what)
-        edit.change("phone", old["phone"], check.number, "phone")
-    elif wanted is None:
+    decided = sms_after_edit(check, old["phone"], old["sms_note"], wanted, what)
+    if decided is None:
         return old["ok_to_sms"], old["sms_note"]
-    else:
-        current = PhoneCheck(old["phone"], None, old["sms_note"] is None, old["sms_note"])
-        ok, note = current.permission(wanted, what)
+    ok, note = decided
+    if check is not None:
+        edit.change("phone", old["phone"], check.number, "phone")
     edit.change("ok_to_sms", old["ok_to_sms"], ok, "ok_to_sms")
     if note != old["sms_note"]:
         edit.columns["sms_note"] = note

@@ -46,3 +46,12 @@ def normalize_email(address: str) -> str:
             return f"{local}@{found[0]}"
     # Everything else, errors included (for email-validator's own message).
     return str(validate_email(address, check_deliverability=False).normalized)
+
+
+def check_email(address: str) -> str:
+    """:func:`normalize_email` with a ``ValueError`` naming the address, for schemas and
+    typed fields."""
+    try:
+        return normalize_email(address)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address!r} is not a valid email address: {exc}") from None

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from email_validator import EmailNotValidError
 from pydantic import HttpUrl, TypeAdapter
 from pydantic import ValidationError as PydanticError
 
-from crmkit.emails import normalize_email
+from crmkit.emails import check_email
 from crmkit.errors import ConfigError
 from crmkit.phones import parse_phone
 
@@ -161,10 +160,7 @@ def _date(spec: FieldSpec, value: Any, region: str) -> str:
 def _email(spec: FieldSpec, value: Any, region: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an email address, got {type(value).__name__}")
-    try:
-        return normalize_email(value.strip())
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    return check_email(value.strip())
 
 
 def _phone(spec: FieldSpec, value: Any, region: str) -> str:

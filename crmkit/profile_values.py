@@ -150,3 +150,15 @@ def check_number(
     kind = line_type(crm, tenant, number, offline)
     textable, note = sms_permission(kind)
     return PhoneCheck(number, kind, textable, note)
+
+
+def sms_after_edit(
+    check: PhoneCheck | None, phone: str | None, note: str | None, wanted: bool | None, what: str
+) -> tuple[bool, str | None] | None:
+    """(ok_to_sms, sms_note) after an edit, or None when neither changes: a new number's
+    ``check`` decides; a wish alone is weighed against the current number's note."""
+    if check is not None:
+        return check.permission(wanted, what)
+    if wanted is None:
+        return None
+    return PhoneCheck(phone, None, note is None, note).permission(wanted, what)

@@ -10,11 +10,10 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from email_validator import EmailNotValidError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crmkit.clock import as_utc
-from crmkit.emails import normalize_email
+from crmkit.emails import check_email
 
 _NAME = Field(min_length=1, max_length=200)
 EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
@@ -57,10 +56,7 @@ def json_problem(value: Any, path: str = "data") -> str | None:
 def _email_address(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    try:
-        return normalize_email(value)
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    return check_email(value)
 
 
 def clean_tag(tag: object) -> str:

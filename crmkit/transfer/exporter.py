@@ -94,6 +94,20 @@ def _header(facets: Sequence[str], fields: Sequence[str]) -> list[str]:
     ]
 
 
+def _native_cell(value: Any) -> Any:
+    return value
+
+
+def _text_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
 def _row(
     contact: ContactOut,
     groups: list[str],
@@ -102,16 +116,7 @@ def _row(
     native: bool,
 ) -> list[Any]:
     """One contact's cells: native values for a workbook, text for CSV."""
-
-    def cell(value: Any) -> Any:
-        if value is None:
-            return None if native else ""
-        if isinstance(value, bool):
-            return value if native else ("yes" if value else "no")
-        if isinstance(value, (int, float)) and not native:
-            return str(value)
-        return value
-
+    cell = _native_cell if native else _text_cell
     return [
         contact.id,
         contact.first_name,

@@ -20,7 +20,7 @@ from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.editing import field_transition
 from crmkit.errors import PolicyError, ValidationError
 from crmkit.pipeline import AfterChanges, Cause, ChangeApplier, ContactState, load_states, persist
-from crmkit.profile_values import PhoneCheck
+from crmkit.profile_values import PhoneCheck, sms_after_edit
 from crmkit.rules.actions import AddTag, SetFacet
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.bulk import BulkWriter
@@ -77,6 +77,7 @@ class _Saved:
             set(state.tags_added),
             set(state.tags_removed),
         )
+        self.version = state.version
         self.note = note
         self.transitions = transitions
 
@@ -188,7 +189,7 @@ class ContactUpdate:
             self.notes[contact_id] = saved.note
             del self.applier.transitions[saved.transitions :]
             raise
-        return state.version != saved.values[9]
+        return state.version != saved.version
 
     def _field(self, state: ContactState, name: str, old: Any, new: Any) -> None:
         state.version += 1
@@ -230,16 +231,20 @@ class ContactUpdate:
             if value != old:
                 self._field(state, f"fields.{name}", old, value)
                 state.fields[name] = value
-        # OK to SMS as a hand edit decides it: a new number is checked again; a wish
-        # alone is weighed against the current number's note.
-        note = self.notes.get(state.id)
-        if phone_changed:
-            ok, note = _permission(check, row.ok_to_sms, row.row)
-        elif row.ok_to_sms is not None:
-            current = PhoneCheck(state.profile.get("phone"), None, note is None, note)
-            ok, note = _permission(current, row.ok_to_sms, row.row)
-        else:
+        # OK to SMS as a hand edit decides it.
+        try:
+            decided = sms_after_edit(
+                check if phone_changed else None,
+                state.profile.get("phone"),
+                self.notes.get(state.id),
+                row.ok_to_sms,
+                f"row {row.row}",
+            )
+        except ValidationError as exc:
+            raise RowRefused("ok_to_sms", _wish(row.ok_to_sms), str(exc)) from None
+        if decided is None:
             return
+        ok, note = decided
         if ok != state.ok_to_sms:
             self._field(state, "ok_to_sms", state.ok_to_sms, ok)
             state.ok_to_sms = ok
@@ -323,8 +328,12 @@ class ContactUpdate:
         return row
 
 
+def _wish(wanted: bool | None) -> str:
+    return "" if wanted is None else str(wanted)
+
+
 def _permission(check: PhoneCheck, wanted: bool | None, row: int) -> tuple[bool, str | None]:
     try:
         return check.permission(wanted, f"row {row}")
     except ValidationError as exc:
-        raise RowRefused("ok_to_sms", "" if wanted is None else str(wanted), str(exc)) from None
+        raise RowRefused("ok_to_sms", _wish(wanted), str(exc)) from None
