@@ -22,15 +22,35 @@ class UnknownPackError(ConfigError):
     """A tenant asked for a pack (or pack version) that is not installed."""
 
 
-class RulesetError(CRMError):
-    """A ruleset file is invalid; the message names the file, the rule and the reason."""
+class SourceError(CRMError):
+    """A hand-written file (pack manifest, scenario, ruleset) is invalid; the message
+    names the file, the line where known, and the reason."""
 
-    def __init__(self, source: str, reason: str, rule: str | None = None) -> None:
+    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
         self.source = source
-        self.rule = rule
         self.reason = reason
-        where = f"{source}, rule {rule!r}" if rule else source
-        super().__init__(f"{where}: {reason}")
+        self.line = line
+        super().__init__(f"{self.where}: {reason}")
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}, line {self.line}" if self.line else self.source
+
+
+class RulesetError(SourceError):
+    """A ruleset file is invalid; the message names the file, the line, the rule and the
+    reason."""
+
+    def __init__(
+        self, source: str, reason: str, rule: str | None = None, line: int | None = None
+    ) -> None:
+        self.rule = rule
+        super().__init__(source, reason, line)
+
+    @property
+    def where(self) -> str:
+        where = super().where
+        return f"{where}, rule {self.rule!r}" if self.rule else where
 
 
 class ConditionError(CRMError):

@@ -35,18 +35,18 @@ def compile_text(text: str) -> object:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("rules: [", r"pack@1:bad.yaml: not valid YAML at line 1"),
-        ("- a\n- b\n", r"pack@1:bad.yaml: a ruleset file is a mapping"),
+        ("rules: [", r"pack@1:bad.yaml, line 1: not valid YAML"),
+        ("- a\n- b\n", r"pack@1:bad.yaml, line 1: a ruleset file is a mapping"),
         ("rules: []", r"rules: List should have at least 1 item"),
         ("rules:\n  - name: r1\n    when: event.kind == x\n", r"rule 'r1': then: is required"),
         (
             "rules:\n  - name: r1\n    when: event.kind == x\n    then: [{set: {stage: won}}]\n"
             "    colour: red\n",
-            r"rule 'r1': colour: unknown key",
+            r"line 5, rule 'r1': colour: unknown key",
         ),
         (
             "rules:\n  - name: r1\n    when: event.kind ==\n    then: [{tag: x}]\n",
-            r"rule 'r1': when: invalid condition .* ends too early",
+            r"line 3, rule 'r1': when: invalid condition .* ends too early",
         ),
         (
             "rules:\n  - name: r1\n    when: contact.stage == lost\n    then: [{tag: x}]\n",
@@ -58,7 +58,7 @@ def compile_text(text: str) -> object:
         ),
         (
             "rules:\n  - name: r1\n    when: event.kind == x\n    then: [{launch: rockets}]\n",
-            r"rule 'r1': then\[1\]: unknown action 'launch'",
+            r"line 4, rule 'r1': then\[1\]: unknown action 'launch'",
         ),
         (
             "rules:\n  - name: r1\n    when: event.kind == x\n    then: [{set: {stage: lost}}]\n",
@@ -97,7 +97,9 @@ def test_a_tenant_with_an_invalid_ruleset_is_not_changed(db_url: str, tmp_path: 
     crm.migrate()
     crm.configure_tenant("t", ["good"])
     before = snapshot(crm)
-    with pytest.raises(RulesetError, match=r"bad@1.0.0:bad-1.0.0.yaml, rule 'broken': when:"):
+    with pytest.raises(
+        RulesetError, match=r"bad@1.0.0:bad-1.0.0.yaml, line 3, rule 'broken': when:"
+    ):
         crm.configure_tenant("t", ["good", "bad"])
     with pytest.raises(UnknownPackError, match="unknown pack 'nope'"):
         crm.configure_tenant("t", ["nope"])

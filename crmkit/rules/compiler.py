@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-import yaml
 
 from crmkit.conditions.ast import Node, event_kinds, tags
 from crmkit.conditions.durable import to_durable
 from crmkit.conditions.parser import Schema, parse_condition
-from crmkit.errors import ConditionError, RulesetError
+from crmkit.errors import ConditionError, RulesetError, SourceError
 from crmkit.packs import Pack
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.model import RulesetDefinition
+from crmkit.yaml_source import YamlSource, describe_validation, located, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -80,25 +80,6 @@ class CompiledRuleset:
         }
 
 
-def _describe_pydantic(error: pydantic.ValidationError, data: Any) -> tuple[str | None, str]:
-    first = error.errors()[0]
-    loc = list(first["loc"])
-    rule = None
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        rules = data.get("rules") if isinstance(data, dict) else None
-        item = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
-        name = item.get("name") if isinstance(item, dict) else None
-        rule = str(name) if name else f"#{loc[1] + 1}"
-        loc = loc[2:]
-    where = ".".join(str(part) for part in loc)
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] == "missing":
-        message = "is required"
-    return rule, f"{where}: {message}" if where else message
-
-
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*):([^{}]+)\}")
 
 
@@ -122,22 +103,27 @@ def fill_settings(text: str, settings: Mapping[str, Any]) -> str:
     return PLACEHOLDER.sub(value, text)
 
 
-def load_ruleset_text(text: str, source: str) -> RulesetDefinition:
-    """Parse and validate the YAML text of one ruleset file."""
+def load_ruleset_text(text: str, source: str) -> tuple[RulesetDefinition, YamlSource]:
+    """Parse and validate the YAML text of one ruleset file; the parse keeps the lines."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulesetError(source, f"not valid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise RulesetError(source, "a ruleset file is a mapping with a 'rules' list")
+        document = parse_yaml(text, source)
+    except SourceError as exc:
+        raise RulesetError(source, exc.reason, line=exc.line) from None
+    if not isinstance(document.data, dict):
+        raise RulesetError(source, "a ruleset file is a mapping with a 'rules' list", line=1)
     try:
-        return RulesetDefinition.model_validate(data)
+        return RulesetDefinition.model_validate(document.data), document
     except pydantic.ValidationError as exc:
-        rule, reason = _describe_pydantic(exc, data)
-        raise RulesetError(source, reason, rule) from None
+        path, message = describe_validation(exc)
+        rule = None
+        where = path
+        if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+            rules = document.data.get("rules")
+            item = rules[path[1]] if isinstance(rules, list) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            rule = str(name) if name else f"#{path[1] + 1}"
+            where = path[2:]
+        raise RulesetError(source, located(where, message), rule, document.line(path)) from None
 
 
 def compile_rules(
@@ -155,16 +141,20 @@ def compile_rules(
     search_schema = Schema(facets=schema.facets, events=False)
     for source, text in files:
         digest.update(source.encode() + b"\0" + text.encode() + b"\0")
-        definition = load_ruleset_text(text, source)
+        definition, document = load_ruleset_text(text, source)
         seen: set[str] = set()
-        for rule in definition.rules:
+        for index, rule in enumerate(definition.rules):
+            line = document.line(("rules", index))
             if rule.name in seen:
-                raise RulesetError(source, "a rule with this name appears twice", rule.name)
+                raise RulesetError(source, "a rule with this name appears twice", rule.name, line)
             seen.add(rule.name)
             has_placeholders = bool(PLACEHOLDER.search(rule.when))
             if has_placeholders and rule.trigger == "event":
                 raise RulesetError(
-                    source, "when: {setting} placeholders are only for tick rules", rule.name
+                    source,
+                    "when: {setting} placeholders are only for tick rules",
+                    rule.name,
+                    document.line(("rules", index, "when")),
                 )
             try:
                 condition = parse_condition(
@@ -172,7 +162,9 @@ def compile_rules(
                     schema if rule.trigger == "event" else search_schema,
                 )
             except ConditionError as exc:
-                raise RulesetError(source, f"when: {exc}", rule.name) from None
+                raise RulesetError(
+                    source, f"when: {exc}", rule.name, document.line(("rules", index, "when"))
+                ) from None
             compiled_actions = []
             for position, item in enumerate(rule.then, start=1):
                 ((name, args),) = item.items()
@@ -183,12 +175,16 @@ def compile_rules(
                         f"then[{position}]: unknown action {name!r} "
                         f"(known: {', '.join(actions.names())})",
                         rule.name,
+                        document.line(("rules", index, "then", position - 1)),
                     )
                 try:
                     parsed = spec.parse(args, schema)
                 except ValueError as exc:
                     raise RulesetError(
-                        source, f"then[{position}] {name}: {exc}", rule.name
+                        source,
+                        f"then[{position}] {name}: {exc}",
+                        rule.name,
+                        document.line(("rules", index, "then", position - 1)),
                     ) from None
                 compiled_actions.append(CompiledAction(name, parsed, spec))
             target = rules if rule.trigger == "event" else tick_rules
