@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crmkit.clock import Clock, utc_now
@@ -14,7 +15,7 @@ from crmkit.conditions.parser import Schema
 from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
 from crmkit.field_types import FieldSpec
-from crmkit.packs import Pack, PackRegistry
+from crmkit.packs import Pack, PackRegistry, parse_spec
 from crmkit.plugins import build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
@@ -26,6 +27,7 @@ from crmkit.storage.models import (
     ContactRow,
     CounterRow,
     CustomFieldRow,
+    PackChangeRow,
     TenantPackRow,
     TenantRow,
 )
@@ -52,6 +54,41 @@ def pack_fields(packs: Sequence[Pack]) -> dict[str, FieldSpec]:
             fields.setdefault(spec.name, spec)
             owners.setdefault(spec.name, pack.ref)
     return fields
+
+
+def record_pack_changes(
+    conn: Connection,
+    tenant_id: int,
+    before: Mapping[str, str],
+    after: Mapping[str, str],
+    actor: str,
+    now: datetime,
+) -> None:
+    """One ``pack_changes`` row per pack whose version was added, removed or moved."""
+    changed = [
+        (name, before.get(name), after.get(name))
+        for name in dict.fromkeys([*before, *after])
+        if before.get(name) != after.get(name)
+    ]
+    if not changed:
+        return
+    t = PackChangeRow.__table__.c
+    last = conn.execute(select(func.max(t.seq)).where(t.tenant_id == tenant_id)).scalar() or 0
+    conn.execute(
+        insert(PackChangeRow),
+        [
+            {
+                "tenant_id": tenant_id,
+                "seq": last + i,
+                "pack": name,
+                "from_version": old,
+                "to_version": new,
+                "actor": actor,
+                "at": now,
+            }
+            for i, (name, old, new) in enumerate(changed, start=1)
+        ],
+    )
 
 
 class CRM:
@@ -177,25 +214,38 @@ class CRM:
 
     # ------------------------------------------------------------ tenants
     def configure_tenant(
-        self, name: str, packs: Sequence[str], settings: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        packs: Sequence[str],
+        settings: Mapping[str, Any] | None = None,
+        *,
+        actor: str = "api",
     ) -> Tenant:
         """Create the tenant, or replace its pack list (and merge ``settings``).
 
-        Every pack is resolved and compiled before anything is written, so a bad pack or
-        ruleset leaves the tenant as it was. Contacts get the default value of facets
-        the new packs bring.
+        Each pack is locked to a version: ``name@version`` pins one; a plain ``name``
+        keeps the version the tenant already has, or takes the newest installed. Every
+        version that changes (added, removed, moved) is recorded with ``actor`` (see
+        :meth:`pack_history`). Every pack is resolved and compiled before anything is
+        written, so a bad pack or ruleset leaves the tenant as it was. Contacts get the
+        default value of facets the new packs bring.
         """
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ConfigError(f"invalid tenant name {name!r}")
+        self._check_schema()
+        with self.db.connect() as conn:
+            locked = dict(self._locked_versions(conn, name))
         resolved: list[Pack] = []
         for spec in packs:
-            pack = self.packs.resolve(spec)
+            pack_name, version = parse_spec(spec)
+            if version is None and pack_name in locked:
+                version = locked[pack_name]
+            pack = self.packs.resolve(f"{pack_name}@{version}" if version else pack_name)
             if any(p.name == pack.name for p in resolved):
                 raise ConfigError(f"pack {pack.name!r} is listed twice for tenant {name!r}")
             self.compiled(pack)
             resolved.append(pack)
         declared = pack_fields(resolved)
-        self._check_schema()
         now = self.clock()
         with self.db.begin() as conn:
             row = conn.execute(
@@ -238,12 +288,72 @@ class CRM:
                 conn.execute(
                     insert(TenantPackRow),
                     [
-                        {"tenant_id": tenant_id, "position": i, "spec": spec.strip()}
-                        for i, spec in enumerate(packs)
+                        {
+                            "tenant_id": tenant_id,
+                            "position": i,
+                            "spec": spec.strip(),
+                            "version": pack.version,
+                        }
+                        for i, (spec, pack) in enumerate(zip(packs, resolved, strict=True))
                     ],
                 )
+            record_pack_changes(
+                conn, tenant_id, locked, {p.name: p.version for p in resolved}, actor, now
+            )
             self._backfill_defaults(conn, tenant_id, resolved)
         return Tenant(self, name)
+
+    def _locked_versions(self, conn: Connection, tenant: str) -> list[tuple[str, str]]:
+        """The tenant's packs as (name, locked version), in order; none for a new tenant."""
+        rows = conn.execute(
+            select(TenantPackRow.spec, TenantPackRow.version)
+            .join(TenantRow, TenantRow.id == TenantPackRow.tenant_id)
+            .where(TenantRow.name == tenant)
+            .order_by(TenantPackRow.position)
+        ).all()
+        found = []
+        for spec, version in rows:
+            pack_name, pinned = parse_spec(spec)
+            # Rows from before versions were locked follow their spec.
+            found.append((pack_name, version or pinned or self.packs.resolve(spec).version))
+        return found
+
+    def upgrade_pack(
+        self, tenant: str, pack: str, to: str | None = None, *, actor: str = "api"
+    ) -> tuple[str, str]:
+        """Move one of the tenant's packs to version ``to`` (the newest installed when
+        None); return (from, to). The change is recorded with ``actor``; rules then run
+        in the new version and their transitions name it."""
+        with self.db.connect() as conn:
+            current = self._locked_versions(conn, tenant)
+        if not current:
+            self.tenant(tenant)  # a clear error when the tenant does not exist
+        versions = dict(current)
+        if pack not in versions:
+            raise ConfigError(
+                f"tenant {tenant!r} does not use pack {pack!r} "
+                f"(its packs: {', '.join(f'{n}@{v}' for n, v in current) or 'none'})"
+            )
+        target = self.packs.resolve(f"{pack}@{to}" if to else pack)
+        specs = [target.ref if n == pack else f"{n}@{v}" for n, v in current]
+        self.configure_tenant(tenant, specs, actor=actor)
+        return versions[pack], target.version
+
+    def pack_history(self, tenant: str) -> list[dict[str, Any]]:
+        """Every recorded change of the tenant's pack versions, oldest first."""
+        t = PackChangeRow.__table__.c
+        with self.db.connect() as conn:
+            tenant_id = conn.execute(select(TenantRow.id).where(TenantRow.name == tenant)).scalar()
+            if tenant_id is None:
+                raise NotFoundError(
+                    f"tenant {tenant!r} does not exist; create it with `crmkit init`"
+                )
+            rows = conn.execute(
+                select(t.pack, t.from_version, t.to_version, t.actor, t.at)
+                .where(t.tenant_id == tenant_id)
+                .order_by(t.seq)
+            ).mappings()
+            return [dict(row) for row in rows]
 
     def _backfill_defaults(self, conn: Connection, tenant_id: int, packs: list[Pack]) -> None:
         for facet_name in dict.fromkeys(f for p in packs for f in p.facets):
@@ -290,12 +400,10 @@ class CRM:
         cached = self._runtimes.get(name)
         if cached is not None and cached.tenant_id == row[0] and cached.config_version == row[1]:
             return cached
-        specs = conn.scalars(
-            select(TenantPackRow.spec)
-            .where(TenantPackRow.tenant_id == row[0])
-            .order_by(TenantPackRow.position)
-        ).all()
-        packs = tuple(self.packs.resolve(spec) for spec in specs)
+        packs = tuple(
+            self.packs.resolve(f"{pack_name}@{version}")
+            for pack_name, version in self._locked_versions(conn, name)
+        )
         facets = {f: self.facets.get(f) for p in packs for f in p.facets}
         fields = pack_fields(packs)
         cf = CustomFieldRow.__table__.c

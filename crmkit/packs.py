@@ -34,7 +34,11 @@ class Pack:
     keys the pack's searches filter on (``event.data.channel``...): on PostgreSQL crmkit
     keeps planner statistics on them (see :mod:`crmkit.storage.statistics`). ``fields``
     are the typed profile fields the pack adds to every contact (kept in
-    ``contact.fields``, validated on every write).
+    ``contact.fields``, validated on every write). ``scenarios`` are the pack's scenario
+    files (:mod:`crmkit.scenarios`), run by ``crmkit rules test --pack NAME``.
+
+    A pack can also be described by a ``pack.yaml`` manifest: see
+    :func:`crmkit.manifests.load_pack`.
     """
 
     name: str
@@ -46,6 +50,7 @@ class Pack:
     settings: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     search_keys: tuple[str, ...] = ()
     fields: tuple[FieldSpec, ...] = ()
+    scenarios: tuple[Traversable, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "@" in self.name or "," in self.name or " " in self.name:

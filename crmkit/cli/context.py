@@ -54,6 +54,16 @@ def pairs(items: tuple[str, ...], option: str, *, allow_empty: bool = False) -> 
     return found
 
 
+def default_actor() -> str:
+    """Who a command acts as, for the audit trail: the login name, else ``cli``."""
+    import getpass
+
+    try:
+        return f"cli ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line of stderr and exit with status 1."""
     errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)

@@ -12,9 +12,8 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from crmkit.cli.context import JSON_OPTION, Context, CrmGroup, fail, pairs
+from crmkit.cli.context import JSON_OPTION, Context, CrmGroup, default_actor, fail, pairs
 from crmkit.cli.output import (
     coloured,
     console,
@@ -23,7 +22,6 @@ from crmkit.cli.output import (
     facet_colours,
     print_json,
 )
-from crmkit.errors import CRMError
 from crmkit.filters import build_filter
 from crmkit.schemas import ContactOut, TransitionOut
 from crmkit.storage.db import DEFAULT_URL
@@ -130,53 +128,12 @@ def init(ctx: click.Context, packs: str, settings: tuple[str, ...], as_json: boo
             parsed[key] = raw
     specs = [p.strip() for p in packs.split(",") if p.strip()]
     obj.crm.migrate()
-    obj.crm.configure_tenant(obj.tenant_name, specs, parsed)
+    obj.crm.configure_tenant(obj.tenant_name, specs, parsed, actor=default_actor())
     result = {"tenant": obj.tenant_name, "packs": specs, "database": obj.db}
     if as_json:
         print_json(result)
     else:
         console.print(f"tenant [bold]{obj.tenant_name}[/] uses packs: {', '.join(specs) or 'none'}")
-
-
-@cli.command()
-@JSON_OPTION
-@click.pass_context
-def packs(ctx: click.Context, as_json: bool) -> None:
-    """List installed packs and the ones the tenant uses."""
-    obj = _obj(ctx)
-    crm = obj.crm
-    used: list[str] = []
-    try:
-        with crm.db.connect() as conn:
-            used = [p.ref for p in crm.runtime(conn, obj.tenant_name).packs]
-    except (CRMError, SQLAlchemyError):
-        used = []  # no database or tenant yet: still list what is installed
-    rows: list[dict[str, Any]] = [
-        {
-            "name": p.name,
-            "version": p.version,
-            "provider": crm.packs.providers[p.ref],
-            "facets": list(p.facets),
-            "rules": len(crm.compiled(p).rules),
-            "used_by_tenant": p.ref in used,
-            "description": p.description,
-        }
-        for p in crm.packs.all()
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("pack", "version", "plugin", "facets", "rules", "used", title="installed packs")
-    for r in rows:
-        table.add_row(
-            r["name"],
-            r["version"],
-            r["provider"],
-            ", ".join(r["facets"]),
-            str(r["rules"]),
-            "yes" if r["used_by_tenant"] else "",
-        )
-    console.print(table)
 
 
 @cli.command()
@@ -720,6 +677,11 @@ def demo(ctx: click.Context, as_json: bool) -> None:
 from crmkit.cli import profile as _profile_commands  # noqa: E402
 
 _profile_commands.register(cli, contact)
+
+# Pack versions live in their own module.
+from crmkit.cli import packs as _pack_commands  # noqa: E402
+
+_pack_commands.register(cli)
 
 # Import and export live in their own module.
 from crmkit.cli import transfer as _transfer_commands  # noqa: E402

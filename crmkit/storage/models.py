@@ -68,16 +68,37 @@ class CounterRow(Base):
 
 
 class TenantPackRow(Base):
-    """One entry of a tenant's ordered pack list, as the tenant wrote it."""
+    """One entry of a tenant's ordered pack list: the spec as the tenant wrote it and
+    the version it was locked to when configured (a newer install does not move it;
+    ``crmkit packs upgrade`` does, and records it)."""
 
     __tablename__ = "tenant_packs"
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     spec: Mapped[str] = mapped_column(String(200))
+    # None in rows written before versions were locked: the spec then decides.
+    version: Mapped[str | None] = mapped_column(String(50))
 
     def __repr__(self) -> str:
         return f"TenantPackRow(tenant_id={self.tenant_id!r}, spec={self.spec!r})"
+
+
+class PackChangeRow(Base):
+    """A change of a tenant's pack versions: who, when, which pack, from, to.
+
+    ``from_version`` is None when the pack was added, ``to_version`` when removed.
+    """
+
+    __tablename__ = "pack_changes"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pack: Mapped[str] = mapped_column(String(100))
+    from_version: Mapped[str | None] = mapped_column(String(50))
+    to_version: Mapped[str | None] = mapped_column(String(50))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AccountRow(Base):
