@@ -27,16 +27,18 @@ class YamlSource:
     root: yaml.Node | None
 
     def line(self, path: Sequence[str | int]) -> int | None:
-        """The line (1-based) of the deepest node ``path`` reaches."""
+        """The line (1-based) of the deepest node ``path`` reaches: for a mapping key,
+        the line of the key (where an unknown or wrong key is written)."""
         node = self.root
         if node is None:
             return None
+        mark = node.start_mark
         for part in path:
             child: yaml.Node | None = None
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                        child = value
+                        child, mark = value, key.start_mark
                         break
             elif (
                 isinstance(node, yaml.SequenceNode)
@@ -44,10 +46,11 @@ class YamlSource:
                 and 0 <= part < len(node.value)
             ):
                 child = node.value[part]
+                mark = child.start_mark
             if child is None:
                 break
             node = child
-        return node.start_mark.line + 1
+        return mark.line + 1
 
     def error(self, path: Sequence[str | int], reason: str) -> SourceError:
         return SourceError(self.source, reason, self.line(path))

@@ -2,13 +2,13 @@
 
 PostgreSQL runs read their server URL from CRMKIT_TEST_POSTGRES_URL. Without it they are
 skipped with the reason; in CI (CI=true) a missing or unreachable server fails them.
-Each PostgreSQL test gets its own schema, dropped afterwards.
+Each PostgreSQL test gets its own schema, dropped afterwards. The pytest plugin's
+fixtures (``crmkit_crm``...) are tested in test_testing_kit.py.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from support import FrozenClock
 
 from crmkit import CRM, Tenant
+from crmkit.testing.databases import POSTGRES_ENV, driver_url, postgres_schema
 
-POSTGRES_ENV = "CRMKIT_TEST_POSTGRES_URL"
+pytest_plugins = ["pytester"]
 
 
 def _postgres_base_url() -> str:
@@ -29,8 +30,7 @@ def _postgres_base_url() -> str:
         if in_ci:
             pytest.fail(f"{message}, but CI requires them")
         pytest.skip(message)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    url = driver_url(url)
     try:
         engine = sa.create_engine(url)
         with engine.connect() as conn:
@@ -50,18 +50,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crm.db'}"
         return
-    base = _postgres_base_url()
-    schema = f"crmkit_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(_postgres_base_url()) as url:
+        yield url
 
 
 @pytest.fixture

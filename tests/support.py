@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crmkit import hookimpl
+from crmkit.clock import MovableClock
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
+from crmkit.testing import snapshot as snapshot  # re-exported for the tests
 
 
 def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callable[..., str]:
@@ -33,30 +33,11 @@ def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callab
     return invoke
 
 
-class FrozenClock:
-    """A clock tests can move."""
+class FrozenClock(MovableClock):
+    """The tests' clock: 2026-05-01 09:00 UTC until moved."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def snapshot(crm: Any) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every crmkit table, to prove that a refused operation changed nothing."""
-    from crmkit.storage.models import Base
-
-    with crm.db.connect() as conn:
-        return {
-            name: sorted(
-                (tuple(map(repr, row)) for row in conn.execute(sa.select(table))),
-            )
-            for name, table in Base.metadata.tables.items()
-        }
+        super().__init__(start or datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc))
 
 
 STAGE = Facet(

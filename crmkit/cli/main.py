@@ -678,10 +678,12 @@ from crmkit.cli import profile as _profile_commands  # noqa: E402
 
 _profile_commands.register(cli, contact)
 
-# Pack versions live in their own module.
+# Pack versions and the rule-pack kit (test, check, simulate) live in their own modules.
 from crmkit.cli import packs as _pack_commands  # noqa: E402
+from crmkit.cli import rules as _rule_commands  # noqa: E402
 
 _pack_commands.register(cli)
+_rule_commands.register(cli)
 
 # Import and export live in their own module.
 from crmkit.cli import transfer as _transfer_commands  # noqa: E402

@@ -46,6 +46,11 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             name="17hats",
             version="1.0.0",
             rulesets=(rulesets.joinpath("contact_types.yaml"),),
+            scenarios=(
+                files("crmkit.rulesets")
+                .joinpath("17hats")
+                .joinpath("contact_types.scenarios.yaml"),
+            ),
             facets=("contact_type",),
             templates=files("crmkit.templates").joinpath("17hats"),
             description="17hats contact types: Hot Lead, Client, Cold Prospect, Other",

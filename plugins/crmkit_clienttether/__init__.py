@@ -24,6 +24,9 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             name="clienttether",
             version="1.0.0",
             rulesets=(files("crmkit.rulesets").joinpath("clienttether").joinpath("plan.yaml"),),
+            scenarios=(
+                files("crmkit.rulesets").joinpath("clienttether").joinpath("plan.scenarios.yaml"),
+            ),
             templates=files("crmkit.templates").joinpath("clienttether"),
             fields=FIELDS,
             search_keys=("channel", "direction"),

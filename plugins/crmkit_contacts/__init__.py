@@ -47,6 +47,11 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             name="contacts",
             version="1.0.0",
             rulesets=(files("crmkit.rulesets").joinpath("contacts").joinpath("lead_status.yaml"),),
+            scenarios=(
+                files("crmkit.rulesets")
+                .joinpath("contacts")
+                .joinpath("lead_status.scenarios.yaml"),
+            ),
             facets=("lead_status",),
             description="Lead status, groups, segments and filters",
         )

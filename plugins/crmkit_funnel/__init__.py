@@ -70,6 +70,9 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             name="funnel",
             version="1.0.0",
             rulesets=(files("crmkit.rulesets").joinpath("funnel").joinpath("roles.yaml"),),
+            scenarios=(
+                files("crmkit.rulesets").joinpath("funnel").joinpath("roles.scenarios.yaml"),
+            ),
             facets=("role",),
             description="Lead > Prospect > Client, portal logins, Company First mode",
         )

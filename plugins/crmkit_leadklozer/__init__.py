@@ -89,6 +89,9 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
             name="leadklozer",
             version="1.0.0",
             rulesets=(files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.yaml"),),
+            scenarios=(
+                files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.scenarios.yaml"),
+            ),
             facets=("status", "top_10"),
             description="LeadKlozer statuses, Smart Score and Top 10%",
             # Smart Searches filter engagements by channel and kind.
