@@ -7,11 +7,42 @@ from typing import Any
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, fail
+from crmkit.cli.context import JSON_OPTION, Context, fail
 from crmkit.cli.output import console, errors, print_json
 from crmkit.errors import SourceError
 
 SCENARIO_SUFFIX = ".scenarios.yaml"
+
+
+def _obj(ctx: click.Context) -> Context:
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    return obj
+
+
+def _packs_to_check(
+    obj: Context, path: Path | None, tenant: str | None, pack_list: str | None
+) -> tuple[str, list[Any]]:
+    """What ``rules check`` looks at: a pack folder or ruleset file, installed packs,
+    or a tenant's packs; and how to call it."""
+    from crmkit.manifests import MANIFEST, load_pack
+    from crmkit.packs import Pack
+
+    crm = obj.crm
+    if path is not None:
+        if path.is_dir() or path.name == MANIFEST:
+            pack = load_pack(path if path.is_dir() else path.parent)
+            return f"pack {pack.ref} ({path})", [pack]
+        # A lone ruleset file: checked against every facet the installed plugins bring.
+        pack = Pack(name=path.stem, version="0", rulesets=(path,), facets=tuple(crm.schema.facets))
+        return str(path), [pack]
+    if pack_list:
+        packs = [crm.packs.resolve(s) for s in pack_list.split(",") if s.strip()]
+        return f"packs {', '.join(p.ref for p in packs)}", packs
+    name = tenant or obj.tenant_name
+    with crm.db.connect() as conn:
+        packs = list(crm.runtime(conn, name).packs)
+    return f"tenant {name} ({', '.join(p.ref for p in packs) or 'no packs'})", packs
 
 
 def scenario_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -34,6 +65,49 @@ def register(cli: click.Group) -> None:
     @cli.group()
     def rules() -> None:
         """Test, check and simulate rule packs."""
+
+    @rules.command("check")
+    @click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+    @click.option("--tenant", "tenant_name", help="Check this tenant's packs (default).")
+    @click.option("--packs", "pack_list", help="Check these installed packs together.")
+    @JSON_OPTION
+    @click.pass_context
+    def check(
+        ctx: click.Context,
+        path: Path | None,
+        tenant_name: str | None,
+        pack_list: str | None,
+        as_json: bool,
+    ) -> None:
+        """Find problems in rulesets: errors, rules that can never fire or would be
+        refused, conflicting rules, unknown facets. PATH is a pack folder (with
+        pack.yaml) or a ruleset file. Exits 1 when it finds any."""
+        from crmkit.rules.checker import check_packs
+
+        obj = _obj(ctx)
+        label, packs = _packs_to_check(obj, path, tenant_name, pack_list)
+        problems = check_packs(obj.crm, packs)
+        if as_json:
+            print_json(
+                {
+                    "checked": label,
+                    "problems": [
+                        {"kind": p.kind, "where": p.where, "message": p.message} for p in problems
+                    ],
+                }
+            )
+        else:
+            for problem in problems:
+                console.print(
+                    f"[yellow]{problem.kind}[/] {problem}", highlight=False, soft_wrap=True
+                )
+            console.print(
+                f"{label}: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if problems:
+            raise SystemExit(1)
 
     @rules.command("test")
     @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))

@@ -48,6 +48,7 @@ class CompiledRule:
     condition: Node
     actions: tuple[CompiledAction, ...]
     when: str = ""
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ def compile_rules(
                     condition=condition,
                     actions=tuple(compiled_actions),
                     when=rule.when,
+                    line=line,
                 )
             )
     # The schema decides validation, so it is part of the identity of the compiled form.
