@@ -24,6 +24,9 @@ def test_every_hook_is_documented_with_signature_and_example(hook: str) -> None:
     section = re.search(rf"^## {hook}\((.*?)\)(.*?)(?=^## |\Z)", docs, re.M | re.S)
     assert section, f"docs/hooks.md has no '## {hook}(...)' section"
     assert "```python" in section.group(2), f"{hook} has no example"
+    assert re.search(r"\b(Called|called|Asked|run|runs)\b", section.group(2)), (
+        f"{hook}: the docs do not say when it is called"
+    )
     assert getattr(hookspecs, hook).__doc__, f"{hook} has no docstring"
 
 

@@ -310,7 +310,7 @@ class ScenarioRunner:
 
 
 def _show(name: str, old: str | None, new: str | None) -> str:
-    return f"{name}: {old or ''} -> {new or ''}".replace(":  ->", ": ->")
+    return f"{name}: {old or ''} -> {new or ''}".replace(":  ->", ": ->").rstrip()
 
 
 def _number(value: float) -> str:
