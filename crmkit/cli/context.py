@@ -70,7 +70,8 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _context() -> Context:
+def current_context() -> Context:
+    """The global options of the running command and the CRM built from them."""
     found = click.get_current_context().find_object(Context)
     if found is None:
         raise RuntimeError("not inside a crmkit command")
@@ -79,12 +80,12 @@ def _context() -> Context:
 
 def current_crm() -> CRM:
     """The CRM of the running command (``--db``)."""
-    return _context().crm
+    return current_context().crm
 
 
 def current_tenant() -> Tenant:
     """The tenant of the running command (``--db`` and ``--tenant``)."""
-    return _context().tenant()
+    return current_context().tenant()
 
 
 def register_plugin_commands(cli: click.Group) -> None:

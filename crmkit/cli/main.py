@@ -13,7 +13,15 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crmkit.cli.context import JSON_OPTION, Context, CrmGroup, default_actor, fail, pairs
+from crmkit.cli.context import (
+    JSON_OPTION,
+    Context,
+    CrmGroup,
+    current_context,
+    default_actor,
+    fail,
+    pairs,
+)
 from crmkit.cli.output import (
     coloured,
     console,
@@ -52,8 +60,7 @@ def cli(ctx: click.Context, db: str | None, tenant: str) -> None:
 
 
 def _obj(ctx: click.Context) -> Context:
-    obj: Context = ctx.find_object(Context)  # type: ignore[assignment]
-    return obj
+    return current_context()
 
 
 def _contact_lines(contact: ContactOut, tenant: Tenant) -> Table:

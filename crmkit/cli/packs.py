@@ -8,15 +8,9 @@ import click
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from crmkit.cli.context import JSON_OPTION, Context, default_actor
+from crmkit.cli.context import JSON_OPTION, current_context, default_actor
 from crmkit.cli.output import console, print_json
 from crmkit.errors import CRMError
-
-
-def _obj(ctx: click.Context) -> Context:
-    obj = ctx.find_object(Context)
-    assert obj is not None
-    return obj
 
 
 def register(cli: click.Group) -> None:
@@ -29,7 +23,7 @@ def register(cli: click.Group) -> None:
         """List installed packs and the versions the tenant uses."""
         if ctx.invoked_subcommand is not None:
             return
-        obj = _obj(ctx)
+        obj = current_context()
         crm = obj.crm
         used: list[str] = []
         try:
@@ -77,7 +71,7 @@ def register(cli: click.Group) -> None:
         ctx: click.Context, pack: str, version: str | None, actor: str | None, as_json: bool
     ) -> None:
         """Move one of the tenant's packs to another installed version (recorded)."""
-        obj = _obj(ctx)
+        obj = current_context()
         old, new = obj.crm.upgrade_pack(
             obj.tenant_name, pack, version, actor=actor or default_actor()
         )
@@ -94,7 +88,7 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def history(ctx: click.Context, as_json: bool) -> None:
         """Every change of the tenant's pack versions: when, who, from, to."""
-        obj = _obj(ctx)
+        obj = current_context()
         rows = obj.crm.pack_history(obj.tenant_name)
         if as_json:
             print_json(rows)

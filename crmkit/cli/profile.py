@@ -9,16 +9,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from crmkit.cli.context import JSON_OPTION, Context, fail, pairs
+from crmkit.cli.context import JSON_OPTION, current_tenant, fail, pairs
 from crmkit.cli.output import coloured, console, print_json
 from crmkit.field_types import FIELD_TYPES
 from crmkit.profiles import ContactProfile, shown
-
-
-def _tenant(ctx: click.Context) -> Any:
-    obj = ctx.find_object(Context)
-    assert obj is not None
-    return obj.tenant()
 
 
 def print_profile(profile: ContactProfile, colours: dict[str, dict[str, str]]) -> None:
@@ -124,7 +118,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
             }
         if not patch:
             fail("nothing to change: give at least one option")
-        changes = _tenant(ctx).update_contact(contact_id, patch, actor=actor)
+        changes = current_tenant().update_contact(contact_id, patch, actor=actor)
         if as_json:
             print_json(changes)
         else:
@@ -148,7 +142,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         """Add or remove tags."""
         if not adding and not removing:
             fail("give --add or --remove")
-        changes = _tenant(ctx).tag_contact(contact_id, adding, removing, actor=actor)
+        changes = current_tenant().tag_contact(contact_id, adding, removing, actor=actor)
         if as_json:
             print_json(changes)
         else:
@@ -160,7 +154,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def contact_duplicate(ctx: click.Context, contact_id: int, as_json: bool) -> None:
         """Copy a contact's fields, tags and facets (not notes, events or history)."""
-        copy = _tenant(ctx).duplicate_contact(contact_id, actor="cli")
+        copy = current_tenant().duplicate_contact(contact_id, actor="cli")
         if as_json:
             print_json(copy)
         else:
@@ -172,7 +166,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def contact_delete(ctx: click.Context, contact_id: int, as_json: bool) -> None:
         """Archive a contact; delete an archived one for good (with all its records)."""
-        outcome = _tenant(ctx).delete_contact(contact_id, actor="cli")
+        outcome = current_tenant().delete_contact(contact_id, actor="cli")
         if as_json:
             print_json({"contact_id": contact_id, "outcome": outcome})
         elif outcome == "archived":
@@ -186,7 +180,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def contact_restore(ctx: click.Context, contact_id: int, as_json: bool) -> None:
         """Bring an archived contact back."""
-        changed = _tenant(ctx).restore_contact(contact_id, actor="cli")
+        changed = current_tenant().restore_contact(contact_id, actor="cli")
         if as_json:
             print_json({"contact_id": contact_id, "restored": changed})
         else:
@@ -200,7 +194,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def contact_check_phone(ctx: click.Context, contact_id: int, as_json: bool) -> None:
         """Look the cell phone up again and set OK to SMS from the answer."""
-        found = _tenant(ctx).check_phone(contact_id)
+        found = current_tenant().check_phone(contact_id)
         if as_json:
             print_json(found)
             return
@@ -223,7 +217,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def contact_profile(ctx: click.Context, contact_id: int, html_file: Path) -> None:
         """Write a contact's profile page as HTML."""
-        page = _tenant(ctx).profile_html(contact_id)
+        page = current_tenant().profile_html(contact_id)
         try:
             html_file.write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -235,7 +229,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def tags(ctx: click.Context, as_json: bool) -> None:
         """The tenant's tags and how many contacts carry each."""
-        found = _tenant(ctx).tags()
+        found = current_tenant().tags()
         if as_json:
             print_json(found)
             return
@@ -254,7 +248,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def field_list(ctx: click.Context, as_json: bool) -> None:
         """Profile fields: the packs' and the tenant's custom fields."""
-        found = _tenant(ctx).fields()
+        found = current_tenant().fields()
         if as_json:
             print_json(found)
             return
@@ -274,7 +268,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         ctx: click.Context, label: str, kind: str, choices: tuple[str, ...], as_json: bool
     ) -> None:
         """Add a custom field; its name is the label in lower case with underscores."""
-        added = _tenant(ctx).add_custom_field(label, kind, choices)
+        added = current_tenant().add_custom_field(label, kind, choices)
         if as_json:
             print_json(added)
         else:
@@ -286,7 +280,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def field_apply(ctx: click.Context, name: str, as_json: bool) -> None:
         """Put a field (empty) on every contact that does not have it yet."""
-        count = _tenant(ctx).apply_custom_field(name)
+        count = current_tenant().apply_custom_field(name)
         if as_json:
             print_json({"field": name, "contacts": count})
         else:
@@ -325,7 +319,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         """Schedule an action; `crmkit tick` carries it out when due."""
         due_at = _parse_at(due, "--due")
         assert due_at is not None
-        action = _tenant(ctx).schedule_action(
+        action = current_tenant().schedule_action(
             contact_id,
             kind,
             title,
@@ -349,7 +343,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         ctx: click.Context, contact_id: int | None, include_closed: bool, as_json: bool
     ) -> None:
         """Upcoming actions by due time."""
-        found = _tenant(ctx).actions(contact_id, include_closed=include_closed)
+        found = current_tenant().actions(contact_id, include_closed=include_closed)
         if as_json:
             print_json(found)
         else:
@@ -361,7 +355,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
     @click.pass_context
     def action_cancel(ctx: click.Context, action_id: int, as_json: bool) -> None:
         """Cancel a pending action."""
-        action = _tenant(ctx).cancel_action(action_id, actor="cli")
+        action = current_tenant().cancel_action(action_id, actor="cli")
         if as_json:
             print_json(action)
         else:
@@ -394,7 +388,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Text a contact (needs OK to SMS)."""
-        tenant = _tenant(ctx)
+        tenant = current_tenant()
         _sent(tenant.send_text(contact_id, body=body, template=template, actor="cli"), as_json)
 
     @message_group.command("email")
@@ -413,7 +407,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Email a contact."""
-        tenant = _tenant(ctx)
+        tenant = current_tenant()
         sent = tenant.send_email(
             contact_id, subject=subject, body=body, template=template, actor="cli"
         )
@@ -435,7 +429,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Log an inbound text or email (an engagement event of that contact)."""
-        tenant = _tenant(ctx)
+        tenant = current_tenant()
         if channel == "sms":
             got = tenant.receive_text(sender, body)
         else:
@@ -454,7 +448,7 @@ def register(cli: click.Group, contact: click.Group) -> None:
         ctx: click.Context, contact_id: int, channel: str | None, as_json: bool
     ) -> None:
         """A contact's texts and emails, newest first."""
-        found = _tenant(ctx).messages(contact_id, channel)
+        found = current_tenant().messages(contact_id, channel)
         if as_json:
             print_json(found)
             return

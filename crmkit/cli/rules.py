@@ -7,17 +7,11 @@ from typing import Any
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, Context, fail
+from crmkit.cli.context import JSON_OPTION, Context, current_context, fail
 from crmkit.cli.output import console, errors, print_json
 from crmkit.errors import SourceError
 
 SCENARIO_SUFFIX = ".scenarios.yaml"
-
-
-def _obj(ctx: click.Context) -> Context:
-    obj = ctx.find_object(Context)
-    assert obj is not None
-    return obj
 
 
 def _packs_to_check(
@@ -84,7 +78,7 @@ def register(cli: click.Group) -> None:
         pack.yaml) or a ruleset file. Exits 1 when it finds any."""
         from crmkit.rules.checker import check_packs
 
-        obj = _obj(ctx)
+        obj = current_context()
         label, packs = _packs_to_check(obj, path, tenant_name, pack_list)
         problems = check_packs(obj.crm, packs)
         if as_json:

@@ -10,18 +10,12 @@ import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from crmkit.cli.context import JSON_OPTION, Context, pairs
+from crmkit.cli.context import JSON_OPTION, current_tenant, pairs
 from crmkit.cli.output import console, errors, print_json
 from crmkit.runtime import TenantRuntime
 from crmkit.transfer.files import TableFile
 from crmkit.transfer.mapping import ColumnMapping
 from crmkit.transfer.report import ImportSummary
-
-
-def _tenant(ctx: click.Context) -> Any:
-    obj = ctx.find_object(Context)
-    assert obj is not None
-    return obj.tenant()
 
 
 def default_errors_path(file: Path) -> Path:
@@ -170,7 +164,7 @@ def register(cli: click.Group) -> None:
         """
         from crmkit.transfer import importer
 
-        tenant = _tenant(ctx)
+        tenant = current_tenant()
         given = pairs(maps, "--map", allow_empty=False)
 
         def open_file() -> tuple[TableFile, ColumnMapping, TenantRuntime]:
@@ -273,7 +267,7 @@ def register(cli: click.Group) -> None:
         archived: str | None,
     ) -> None:
         """Export contacts to CSV or XLSX, with a header crmkit import maps by itself."""
-        tenant = _tenant(ctx)
+        tenant = current_tenant()
         which = {"only": True, "all": None}.get(archived or "", False)
         count = tenant.export_contacts(output, format=fmt, where=where, archived=which)
         if output is not None:
