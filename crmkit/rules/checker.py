@@ -202,15 +202,16 @@ def check_rulesets(
 ) -> list[Problem]:
     """Problems of ``rulesets`` run together by a tenant whose facets are ``facets``."""
     problems: list[Problem] = []
-    forms: dict[tuple[int, int, str], list[list[Atom]] | None] = {}
+    forms: list[list[list[Atom]] | None] = []
     entries: list[tuple[CompiledRuleset, CompiledRule, str]] = [
         (ruleset, rule, trigger)
         for ruleset in rulesets
         for trigger, rules in (("event", ruleset.rules), ("tick", ruleset.tick_rules))
         for rule in rules
     ]
-    for position, (ruleset, rule, trigger) in enumerate(entries):
-        form = forms[(position, rule.order, trigger)] = dnf(rule.condition)
+    for ruleset, rule, _ in entries:
+        form = dnf(rule.condition)
+        forms.append(form)
         at = where(ruleset, rule)
         used = {p.removeprefix("contact.") for p in _facet_paths(rule.condition)}
         used |= {name for name, _ in _facet_sets(rule)}
@@ -264,7 +265,7 @@ def check_rulesets(
         clashes = [(n, sets1[n], sets2[n]) for n in sets1 if n in sets2 and sets1[n] != sets2[n]]
         if not clashes:
             continue
-        both = _joint(forms[(i, r1.order, t1)], forms[(j, r2.order, t2)], facets)
+        both = _joint(forms[i], forms[j], facets)
         if both is None:
             continue
         name, first, second = clashes[0]
