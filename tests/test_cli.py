@@ -176,7 +176,7 @@ def test_ingest_a_jsonl_file(run, tmp_path: Path) -> None:  # type: ignore[no-un
 def test_packs_facets_and_tenants(run) -> None:  # type: ignore[no-untyped-def]
     packs = json.loads(run("packs", "--json"))
     hats = next(p for p in packs if p["name"] == "17hats")
-    assert (hats["version"], hats["used_by_tenant"], hats["rules"]) == ("1.0.0", True, 3)
+    assert (hats["version"], hats["used_by_tenant"], hats["rules"]) == ("1.0.0", True, 4)
     facets = json.loads(run("facets", "--json"))
     assert [f["name"] for f in facets] == ["contact_type"]
     assert json.loads(run("tenants", "--json")) == ["acme"]

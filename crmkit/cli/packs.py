@@ -37,7 +37,7 @@ def register(cli: click.Group) -> None:
                 "version": p.version,
                 "provider": crm.packs.providers[p.ref],
                 "facets": list(p.facets),
-                "rules": len(crm.compiled(p).rules),
+                "rules": len(crm.compiled(p).rules) + len(crm.compiled(p).tick_rules),
                 "scenarios": len(p.scenarios),
                 "used_by_tenant": p.ref in used,
                 "description": p.description,
