@@ -22,13 +22,14 @@ Paths are relative to the manifest's folder. A plugin registers the pack with
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crmkit.errors import ConfigError, SourceError
 from crmkit.field_types import FieldSpec
-from crmkit.packs import Pack
+from crmkit.packs import Pack, check_pack_name, check_search_key, check_version
 from crmkit.yaml_source import parse_yaml
 
 if sys.version_info >= (3, 11):
@@ -107,6 +108,16 @@ def load_pack(folder: Traversable, manifest: str = MANIFEST) -> Pack:
             found.append(target)
         return tuple(found)
 
+    def checked(path: tuple[str | int, ...], check: Callable[..., None], *args: str) -> None:
+        try:
+            check(*args)
+        except ConfigError as exc:
+            raise document.error(path, str(exc)) from None
+
+    checked(("name",), check_pack_name, spec.name)
+    checked(("version",), check_version, spec.name, spec.version)
+    for index, key in enumerate(spec.search_keys):
+        checked(("search_keys", index), check_search_key, spec.name, key)
     templates = files("templates", [spec.templates], folders=True)[0] if spec.templates else None
     fields = []
     for index, entry in enumerate(spec.fields):
@@ -119,7 +130,7 @@ def load_pack(folder: Traversable, manifest: str = MANIFEST) -> Pack:
     try:
         return Pack(
             name=spec.name,
-            version=str(spec.version),
+            version=spec.version,
             rulesets=files("rulesets", spec.rulesets),
             scenarios=files("scenarios", spec.scenarios),
             facets=tuple(spec.facets),
@@ -130,8 +141,5 @@ def load_pack(folder: Traversable, manifest: str = MANIFEST) -> Pack:
             fields=tuple(fields),
         )
     except ConfigError as exc:
-        # Name and version are the keys Pack itself checks.
-        key = "version" if "version" in str(exc) else "name"
-        if "search key" in str(exc):
-            key = "search_keys"
-        raise document.error((key,), str(exc)) from None
+        # Name, version and search keys were checked above: what is left is the fields.
+        raise document.error(("fields",), str(exc)) from None

@@ -24,6 +24,26 @@ else:
 SEARCH_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 
 
+def check_pack_name(name: str) -> None:
+    if not name or "@" in name or "," in name or " " in name:
+        raise ConfigError(f"invalid pack name {name!r}")
+
+
+def check_version(pack: str, version: str) -> None:
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise ConfigError(f"pack {pack!r}: version {version!r} is not a valid version") from None
+
+
+def check_search_key(pack: str, key: str) -> None:
+    if not SEARCH_KEY.fullmatch(key):
+        raise ConfigError(
+            f"pack {pack!r}: search key {key!r} is not a plain name "
+            "(letters, digits and _, not starting with a digit)"
+        )
+
+
 @dataclass(frozen=True)
 class Pack:
     """A versioned rule pack.
@@ -53,8 +73,7 @@ class Pack:
     scenarios: tuple[Traversable, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.name or "@" in self.name or "," in self.name or " " in self.name:
-            raise ConfigError(f"invalid pack name {self.name!r}")
+        check_pack_name(self.name)
         seen: set[str] = set()
         for spec in self.fields:
             if not isinstance(spec, FieldSpec):
@@ -63,17 +82,8 @@ class Pack:
                 raise ConfigError(f"pack {self.name!r} declares field {spec.name!r} twice")
             seen.add(spec.name)
         for key in self.search_keys:
-            if not SEARCH_KEY.fullmatch(key):
-                raise ConfigError(
-                    f"pack {self.name!r}: search key {key!r} is not a plain name "
-                    "(letters, digits and _, not starting with a digit)"
-                )
-        try:
-            Version(self.version)
-        except InvalidVersion:
-            raise ConfigError(
-                f"pack {self.name!r}: version {self.version!r} is not a valid version"
-            ) from None
+            check_search_key(self.name, key)
+        check_version(self.name, self.version)
 
     @property
     def ref(self) -> str:

@@ -10,8 +10,7 @@ import click
 from crmkit.cli.context import JSON_OPTION, Context, current_context, fail
 from crmkit.cli.output import console, errors, print_json
 from crmkit.errors import SourceError
-
-SCENARIO_SUFFIX = ".scenarios.yaml"
+from crmkit.scenarios.model import SCENARIO_SUFFIX
 
 
 def _packs_to_check(

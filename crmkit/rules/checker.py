@@ -51,7 +51,7 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def where(ruleset: CompiledRuleset, rule: CompiledRule) -> str:
+def where(rule: CompiledRule) -> str:
     line = f", line {rule.line}" if rule.line else ""
     return f"{rule.source}{line}, rule {rule.name!r}"
 
@@ -209,10 +209,10 @@ def check_rulesets(
         for trigger, rules in (("event", ruleset.rules), ("tick", ruleset.tick_rules))
         for rule in rules
     ]
-    for ruleset, rule, _ in entries:
+    for _, rule, _ in entries:
         form = dnf(rule.condition)
         forms.append(form)
-        at = where(ruleset, rule)
+        at = where(rule)
         used = {p.removeprefix("contact.") for p in _facet_paths(rule.condition)}
         used |= {name for name, _ in _facet_sets(rule)}
         for name in sorted(used - set(facets)):
@@ -258,7 +258,7 @@ def check_rulesets(
                         f"add `and contact.{name} in [...]` to its condition",
                     )
                 )
-    for (i, (rs1, r1, t1)), (j, (rs2, r2, t2)) in itertools.combinations(enumerate(entries), 2):
+    for (i, (_, r1, t1)), (j, (rs2, r2, t2)) in itertools.combinations(enumerate(entries), 2):
         if t1 != t2:
             continue
         sets1, sets2 = dict(_facet_sets(r1)), dict(_facet_sets(r2))
@@ -272,7 +272,7 @@ def check_rulesets(
         problems.append(
             Problem(
                 "conflict",
-                where(rs1, r1),
+                where(r1),
                 f"sets {name} to {first!r} while rule {r2.name!r} ({rs2.pack}@{rs2.version}) "
                 f"sets it to {second!r}, and both match when {_describe(both)}",
             )

@@ -37,6 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crmkit.errors import SourceError
 from crmkit.yaml_source import YamlSource, describe_validation, located, parse_yaml
 
+# What a scenario file is called: pytest collects these, `crmkit rules test DIR` finds them.
+SCENARIO_SUFFIX = ".scenarios.yaml"
+
 DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*", re.IGNORECASE)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmkit.changes import Notice, cause_label
+from crmkit.changes import Notice
 from crmkit.clock import MovableClock
 from crmkit.errors import CRMError, SourceError
 from crmkit.rules.actions import AddTag, Change, SetFacet, SetScore
@@ -122,9 +122,11 @@ class ScenarioRunner:
         contacts = {name: self._given(tenant, scenario, name) for name in scenario.given}
         since = {name: self._version(tenant, cid) for name, cid in contacts.items()}
         result = ScenarioResult(scenario, passed=True)
+        # Each contact's newest version so far: a step's changes are those above it.
+        latest = dict(since)
         try:
             for line, step in scenario.steps:
-                self._step(tenant, scenario, contacts, since, result, line, step)
+                self._step(tenant, contacts, since, latest, result, line, step)
             for name, expected in scenario.then.items():
                 self._check(
                     tenant,
@@ -138,7 +140,7 @@ class ScenarioRunner:
             result.passed = False
             result.message = self._report(scenario, failure, result.steps)
         finally:
-            result.fired |= self._fired(tenant, contacts.values())
+            result.fired |= self._scheduled_by(tenant)
         return result
 
     # ------------------------------------------------------------ set up
@@ -179,9 +181,9 @@ class ScenarioRunner:
     def _step(
         self,
         tenant: Tenant,
-        scenario: Scenario,
         contacts: dict[str, int],
         since: dict[str, int],
+        latest: dict[str, int],
         result: ScenarioResult,
         line: int,
         step: Any,
@@ -203,7 +205,6 @@ class ScenarioRunner:
             self.clock.advance(step.by)
             result.steps.append(StepLog(line, f"step {number} (line {line}): advance {step.text}"))
             return
-        before = {name: self._version(tenant, cid) for name, cid in contacts.items()}
         if isinstance(step, TickStep):
             label = f"step {number} (line {line}): tick at {self.clock().isoformat()}"
 
@@ -232,8 +233,11 @@ class ScenarioRunner:
         finally:
             for name, cid in contacts.items():
                 for t in tenant.explain(cid):
-                    if t.version > before[name]:
+                    if t.version > latest[name]:
                         log.changes.append(f"{name} {_show(t.name, t.old, t.new)} by {t.cause}")
+                        latest[name] = t.version
+                        if t.cause_type == "rule":
+                            result.fired.add(t.cause)
 
     # ------------------------------------------------------------ checks
     def _check(
@@ -280,20 +284,18 @@ class ScenarioRunner:
                     line, f"{where}: pending actions", sorted(want), sorted(pending)
                 )
 
-    def _fired(self, tenant: Tenant, contact_ids: Iterable[int]) -> set[str]:
-        fired = set()
-        for cid in contact_ids:
-            for t in tenant.explain(cid):
-                if t.cause_type == "rule" and t.pack != GIVEN["pack"]:
-                    fired.add(cause_label(t.model_dump()))
+    def _scheduled_by(self, tenant: Tenant) -> set[str]:
+        """``pack@version:rule`` of every rule that scheduled an upcoming action (an
+        action changes no value, so no transition names its rule)."""
         with self.crm.db.connect() as conn:
             refs = {p.name: p.ref for p in tenant.runtime(conn).packs}
+        found = set()
         for action in tenant.actions(include_closed=True):
             # A scheduled action's cause is PACK:RULE when a rule put it there.
             pack, sep, rule = action.cause.partition(":")
             if sep and pack in refs:
-                fired.add(f"{refs[pack]}:{rule}")
-        return fired
+                found.add(f"{refs[pack]}:{rule}")
+        return found
 
     def _report(self, scenario: Scenario, failure: ScenarioFailed, steps: Sequence[StepLog]) -> str:
         lines = [

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from crmkit.scenarios import Scenario, ScenarioRunner
     from crmkit.tenant import Tenant
 
-SCENARIO_SUFFIX = ".scenarios.yaml"
 _RUNNER = pytest.StashKey["ScenarioRunner"]()
 
 
@@ -99,6 +98,8 @@ def crmkit_tenant(request: pytest.FixtureRequest, crmkit_tenants: Callable[..., 
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from crmkit.scenarios.model import SCENARIO_SUFFIX
+
     if file_path.name.endswith(SCENARIO_SUFFIX):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
