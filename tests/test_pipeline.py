@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -458,3 +460,27 @@ def test_event_data_must_be_plain_json(acme: Tenant) -> None:
     with pytest.raises(ValidationError, match=r"data\.ratio is not a finite number"):
         acme.record_event(contact, "note", {"ratio": float("nan")})
     assert snapshot(acme.crm) == before
+
+
+def test_a_first_event_that_no_rule_matches_is_recorded(tmp_path: Path) -> None:
+    """durable_rules crashed the process (double free) when the first session a ruleset
+    ever deleted was one in which no fact matched; a fresh process shows it."""
+    script = """
+import sys
+from crmkit import CRM
+crm = CRM(sys.argv[1])
+crm.migrate()
+acme = crm.configure_tenant("acme", ["17hats"])
+ada = acme.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
+# A quote for a contact who is not a hot lead: 17hats has the kind, no rule matches.
+print(len(acme.record_event(ada.id, "quote_accepted").changes))
+print(len(acme.record_event(ada.id, "lead_form_submitted").changes))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{tmp_path / 'crm.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "1"]

@@ -29,6 +29,10 @@ class RuleEngine(Protocol):
         ...
 
 
+# The name of the hidden rule, fact key and session that make a new ruleset safe.
+_WARM_UP = "crmkit_warm_up"
+
+
 class _Registry:
     """The process's single durable_rules Host, created on first use.
 
@@ -52,6 +56,8 @@ class _Registry:
 
             class _Host(engine.Host):  # type: ignore[misc]
                 def get_action(self, action_name: str) -> Any:
+                    if action_name == _WARM_UP:
+                        return lambda c: None
                     order = int(action_name.rsplit(":", 1)[1])
 
                     def collect(c: Any) -> None:
@@ -62,7 +68,15 @@ class _Registry:
             self.host = _Host()
         if ruleset.key not in self.registered:
             # set_rulesets mutates its argument (it pops "run"), hence the copy.
-            self.host.set_rulesets(copy.deepcopy(ruleset.durable_definition()))
+            definition = copy.deepcopy(ruleset.durable_definition())
+            rules = definition[ruleset.key]
+            rules[_WARM_UP] = {"all": [{"m": {_WARM_UP: 1}}], "run": _WARM_UP}
+            self.host.set_rulesets(definition)
+            # durable_rules crashes the process (double free) when the first session a
+            # ruleset ever deletes is one in which no fact matched. Deleting one in
+            # which a fact matched first makes later deletes safe.
+            self.host.assert_fact(ruleset.key, {"sid": _WARM_UP, "id": _WARM_UP, _WARM_UP: 1})
+            self.host.delete_state(ruleset.key, _WARM_UP)
             self.registered.add(ruleset.key)
         return self.host
 
