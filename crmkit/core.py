@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -130,6 +131,20 @@ class CRM:
         self._runtimes: dict[str, TenantRuntime] = {}
         self._lock = threading.Lock()
         self._schema_checked = False
+        # A quiet CRM tells nobody outside: no notices, no event-recorded hooks (a
+        # replay's scratch copy must not mail anyone).
+        self.quiet = False
+
+    def sibling(self, url: str, *, clock: Clock, quiet: bool = True) -> CRM:
+        """A CRM on another database with this one's plugins, registries and compiled
+        packs (nothing is loaded or compiled again): a scratch copy for a replay."""
+        twin = copy.copy(self)
+        twin.db = make_engine(url)
+        twin.clock = clock
+        twin.quiet = quiet
+        twin._runtimes = {}
+        twin._schema_checked = False
+        return twin
 
     # ------------------------------------------------------------ plugins
     def _run_register_hook(self, hook_name: str, register: Callable[..., None]) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func
 from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
-from crmkit.pipeline import TRANSITION_COLUMNS, Cause
+from crmkit.pipeline import TRANSITION_ROW_COLUMNS, Cause, transition_rows
 from crmkit.profile_values import (
     PhoneCheck,
     add_custom_fields,
@@ -160,8 +160,8 @@ class Edit:
             return  # a note beside a value that stayed: nothing to explain
         BulkWriter(conn).insert(
             TransitionRow,
-            TRANSITION_COLUMNS,
-            [tuple(t[c] for c in TRANSITION_COLUMNS) for t in self.transitions],
+            TRANSITION_ROW_COLUMNS,
+            transition_rows(conn, self.runtime.tenant_id, self.transitions),
         )
         counters.allocate(conn, self.runtime.tenant_id, "state")
         after = tenant.after_changes(self.runtime, outbox, now=self.now)

@@ -567,6 +567,7 @@ EVENT_COLUMNS = (
     "recorded_at",
     "status",
     "error",
+    "batch_seq",
 )
 TRANSITION_COLUMNS = (
     "tenant_id",
@@ -584,6 +585,29 @@ TRANSITION_COLUMNS = (
     "event_id",
     "at",
 )
+# The stored row adds the change's place among events (see transition_rows).
+TRANSITION_ROW_COLUMNS = (*TRANSITION_COLUMNS, "after_seq")
+
+
+def transition_rows(
+    conn: Connection, tenant_id: int, transitions: Iterable[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Transition rows in ``TRANSITION_ROW_COLUMNS`` order.
+
+    A change by hand or by import (no rule, no event) gets the tenant's current event
+    sequence number as ``after_seq``: it happened after that event or tick and before
+    the next, which is how a replay puts it back in its place.
+    """
+    mark: int | None = None
+    rows: list[tuple[Any, ...]] = []
+    for t in transitions:
+        after: int | None = None
+        if t["cause_type"] != "rule" and t["event_id"] is None:
+            if mark is None:
+                mark = counters.current(conn, tenant_id, "event")
+            after = mark
+        rows.append((tenant_id, *(t[c] for c in TRANSITION_COLUMNS[1:]), after))
+    return rows
 
 
 def persist(
@@ -636,11 +660,7 @@ def persist(
     writer.insert(ContactTagRow, ("tenant_id", "contact_id", "tag"), tag_adds)
     writer.delete(ContactTagRow, ("tenant_id", "contact_id", "tag"), tag_removes)
     writer.update(ContactRow, ("score", "version"), ("tenant_id", "id"), contact_updates)
-    writer.insert(
-        TransitionRow,
-        TRANSITION_COLUMNS,
-        [(tenant, *(t[c] for c in TRANSITION_COLUMNS[1:])) for t in transitions],
-    )
+    writer.insert(TransitionRow, TRANSITION_ROW_COLUMNS, transition_rows(conn, tenant, transitions))
     if scheduled:
         first = counters.allocate(conn, tenant, "action", len(scheduled))
         conn.execute(

@@ -53,9 +53,17 @@ class _Tally:
 
 
 def _event_row(
-    event: PendingEvent, seq: int, now: Any, status: str, error: str | None
+    event: PendingEvent,
+    seq: int,
+    now: Any,
+    status: str,
+    error: str | None,
+    batch_seq: int | None = None,
 ) -> tuple[Any, ...]:
-    """An events row in ``EVENT_COLUMNS`` order, without the tenant id."""
+    """An events row in ``EVENT_COLUMNS`` order, without the tenant id.
+
+    ``batch_seq`` is the seq of the first event of the same write (default: this one).
+    """
     return (
         event.id,
         seq,
@@ -66,6 +74,7 @@ def _event_row(
         now,
         status,
         error,
+        seq if batch_seq is None else batch_seq,
     )
 
 
@@ -235,7 +244,10 @@ def _apply_batch(
             dropped = {id(event) for event, _ in refused}
             fresh = [e for e in fresh if id(e) not in dropped]
         first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
-        rows = [_event_row(e, first + i, applier.now, "applied", None) for i, e in enumerate(fresh)]
+        rows = [
+            _event_row(e, first + i, applier.now, "applied", None, first)
+            for i, e in enumerate(fresh)
+        ]
         before = carry.stamp
         stamp = persist(
             conn,
@@ -258,7 +270,7 @@ def _note(summary: _Tally, message: str) -> None:
 
 def _notify(tenant: Tenant, events: list[PendingEvent]) -> None:
     hook = tenant.crm.pm.hook.crmkit_on_event_recorded
-    if not hook.get_hookimpls():
+    if tenant.crm.quiet or not hook.get_hookimpls():
         return
     for event in events:
         out = _event_out(event, "applied")

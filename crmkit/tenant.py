@@ -198,7 +198,11 @@ class Tenant:
         return after
 
     def deliver(self, outbox: list[Notice]) -> None:
-        """Hand queued notices to ``crmkit_on_notice`` (after the commit)."""
+        """Hand queued notices to ``crmkit_on_notice`` (after the commit); a quiet CRM
+        (a replay's scratch copy) drops them."""
+        if self.crm.quiet:
+            outbox.clear()
+            return
         for notice in outbox:
             self.crm.pm.hook.crmkit_on_notice(
                 tenant=self.name,
@@ -343,6 +347,8 @@ class Tenant:
                             "sms_note": sms_note,
                             "version": 0,
                             "created_at": now,
+                            # Where it stands among the tenant's events (for a replay).
+                            "created_after_seq": counters.current(conn, runtime.tenant_id, "event"),
                         }
                     ]
                 ),
@@ -919,14 +925,15 @@ class Tenant:
         return list(found["contacts"])
 
     # ------------------------------------------------------------ time
-    def tick(self, now: datetime | None = None) -> TickSummary:
-        """Run what depends on time: plugins' time work, then the tick rules.
+    def tick(self, now: datetime | None = None, *, carry_out: bool = True) -> TickSummary:
+        """Run what depends on time: plugins' time work, the tick rules, then (unless
+        ``carry_out`` is false) the upcoming actions that are due.
 
-        ``now`` defaults to the CRM's clock; give it to replay or test a moment.
+        ``now`` defaults to the CRM's clock; give it to test a moment.
         """
         from crmkit.ticking import tick
 
-        return tick(self, as_utc(now) if now else self.crm.clock())
+        return tick(self, as_utc(now) if now else self.crm.clock(), carry_out=carry_out)
 
     # ------------------------------------------------------------ import and export
     def import_contacts(

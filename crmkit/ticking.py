@@ -22,8 +22,9 @@ from crmkit.errors import ActionError, CRMError, PolicyError
 from crmkit.pipeline import Cause, load_states, persist
 from crmkit.rules.actions import RuleContext
 from crmkit.rules.compiler import fill_settings
+from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND
-from crmkit.storage.models import ContactRow
+from crmkit.storage.models import ContactRow, TickRunRow
 from crmkit.storage.scope import TenantScope
 from crmkit.upcoming import DueSummary, run_due
 
@@ -38,13 +39,22 @@ class TickSummary(BaseModel):
     actions: DueSummary = Field(default_factory=DueSummary)
 
 
-def tick(tenant: Tenant, now: datetime) -> TickSummary:
+def tick(tenant: Tenant, now: datetime, *, carry_out: bool = True) -> TickSummary:
+    """``carry_out=False`` leaves due actions alone (a replay reads what they did from
+    the events they recorded)."""
     crm = tenant.crm
     summary = TickSummary(now=now)
     outbox: list[Notice] = []
     with crm.db.begin() as conn:
         runtime = tenant.runtime(conn)
         scope = TenantScope(runtime.tenant_id)
+        # The run takes its place in the tenant's event sequence, so a replay runs it
+        # again between the same events.
+        seq = counters.allocate(conn, runtime.tenant_id, "event")
+        conn.execute(
+            scope.insert(TickRunRow),
+            scope.rows([{"seq": seq, "at": now, "recorded_at": crm.clock()}]),
+        )
         context = tenant.change_context(conn, runtime, outbox, now=now)
         crm.pm.hook.crmkit_on_tick(tenant=tenant.name, context=context)
         for label, count in context.tally.items():
@@ -105,5 +115,6 @@ def tick(tenant: Tenant, now: datetime) -> TickSummary:
                     )
                     summary.changes += len(applier.transitions)
     tenant.deliver(outbox)
-    summary.actions = run_due(tenant, now)
+    if carry_out:
+        summary.actions = run_due(tenant, now)
     return summary

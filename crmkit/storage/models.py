@@ -101,6 +101,18 @@ class PackChangeRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TickRunRow(Base):
+    """One run of the tick: the moment it was run for, when, and its place among the
+    tenant's events (``seq`` comes from the same counter as event sequence numbers)."""
+
+    __tablename__ = "tick_runs"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class AccountRow(Base):
     """A company."""
 
@@ -143,6 +155,9 @@ class ContactRow(Base):
     sms_note: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The tenant's last event or tick sequence number when the contact was created, so a
+    # replay knows which events and ticks came before it (None: created before 0005).
+    created_after_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "account_id"], ["accounts.tenant_id", "accounts.id"]),
@@ -204,6 +219,9 @@ class EventRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
+    # The seq of the first event written in the same transaction: a replay applies
+    # the events of one batch together, as they were (None: recorded before 0005).
+    batch_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
@@ -237,6 +255,9 @@ class TransitionRow(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     event_id: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # For a change by hand or by import: the tenant's last event or tick sequence number
+    # when it was written, which places it between events for a replay.
+    after_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),

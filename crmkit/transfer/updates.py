@@ -23,6 +23,7 @@ from crmkit.pipeline import AfterChanges, Cause, ChangeApplier, ContactState, lo
 from crmkit.profile_values import PhoneCheck, sms_after_edit
 from crmkit.rules.actions import AddTag, SetFacet
 from crmkit.runtime import TenantRuntime
+from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import ContactRow
@@ -44,6 +45,7 @@ _INSERT_COLUMNS = (
     "sms_note",
     "version",
     "created_at",
+    "created_after_seq",
 )
 _UPDATE_COLUMNS = ("first_name", "last_name", *PROFILE_FIELDS, "account_id", "fields")
 
@@ -273,6 +275,8 @@ class ContactUpdate:
         after: AfterChanges | None,
     ) -> None:
         tenant_id = self.runtime.tenant_id
+        # Where the new contacts stand among the tenant's events (for a replay).
+        mark = counters.current(conn, tenant_id, "event") if self.new else None
         rows = []
         for contact_id in self.new:
             state = self.states[contact_id]
@@ -291,6 +295,7 @@ class ContactUpdate:
                     self.notes[contact_id],
                     state.version,
                     self.now,
+                    mark,
                 )
             )
             state.written_version = state.version  # the insert holds it
