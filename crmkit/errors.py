@@ -103,3 +103,7 @@ class DeliveryError(CRMError):
         self.message_id = message_id
         self.reason = reason
         super().__init__(f"message {message_id} failed: {reason}")
+
+
+class ReplayError(CRMError):
+    """A tenant's history cannot be replayed (for example it predates the journal)."""

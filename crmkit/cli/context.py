@@ -7,11 +7,13 @@ Plugin commands (``crmkit_register_commands``) reach the database with
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from crmkit.cli.output import errors
+from crmkit.clock import as_utc
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
@@ -40,6 +42,19 @@ class Context:
 
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Click callback for an ISO 8601 time option (a date alone is its midnight; UTC
+    when no zone is given)."""
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO time (e.g. 2026-05-01 or 2026-05-01T09:30Z)"
+        ) from None
 
 
 def pairs(items: tuple[str, ...], option: str, *, allow_empty: bool = False) -> dict[str, str]:

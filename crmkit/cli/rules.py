@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, Context, current_context, fail
+from crmkit.cli.context import JSON_OPTION, Context, current_context, fail, iso_time
 from crmkit.cli.output import console, errors, print_json
 from crmkit.errors import SourceError
 from crmkit.scenarios.model import SCENARIO_SUFFIX
+
+if TYPE_CHECKING:
+    from crmkit.replay import ReplayResult
 
 
 def _packs_to_check(
@@ -50,6 +53,54 @@ def scenario_files(paths: tuple[Path, ...]) -> list[Path]:
         else:
             fail(f"{path}: no such file or folder")
     return found
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _print_replay(result: ReplayResult, label: str, then: str) -> None:
+    """The replay summary, then each contact that ends differently, value by value."""
+    failed = f" ({result.failed} failed)" if result.failed else ""
+    console.print(
+        f"tenant {result.tenant} {label} {', '.join(result.packs) or 'no packs'}"
+        + (f" since {result.since:%Y-%m-%d %H:%M}" if result.since else "")
+        + f": {_count(result.contacts, 'contact')}, {_count(result.events, 'event')}{failed}, "
+        f"{_count(result.ticks, 'tick')}, {_count(result.by_hand, 'change')} by hand, "
+        f"in {result.seconds:.1f} s",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+    if result.exact:
+        console.print("every contact ends as it is now", markup=False, highlight=False)
+        return
+    console.print(
+        f"{_count(len(result.differences), 'contact')} {then}:", markup=False, highlight=False
+    )
+    for contact in result.differences:
+        console.print(f"contact {contact.contact_id} {contact.name}", markup=False)
+        for v in contact.values:
+            now_by = f" (by {v.now_by})" if v.now_by else ""
+            new_by = f" (by {v.replayed_by})" if v.replayed_by else ""
+            console.print(
+                f"  {v.what}: {_shown(v.now)} now{now_by} -> {_shown(v.replayed)}{new_by}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def register(cli: click.Group) -> None:
@@ -183,3 +234,52 @@ def register(cli: click.Group) -> None:
             console.print(f"{passed} passed, {failed} failed", highlight=False, soft_wrap=True)
         if failed:
             raise SystemExit(1)
+
+    @rules.command("replay")
+    @click.option("--tenant", "tenant_name", help="The tenant to rebuild (default: --tenant).")
+    @click.option(
+        "--since", callback=iso_time, help="Play only what happened from this time (ISO) on."
+    )
+    @JSON_OPTION
+    def replay_command(tenant_name: str | None, since: Any, as_json: bool) -> None:
+        """Rebuild the tenant from its history in a scratch copy and compare every
+        contact with its current state. Writes nothing to the tenant; exits 1 when a
+        contact ends differently."""
+        from crmkit.replay import replay
+
+        obj = current_context()
+        result = replay(obj.crm.tenant(tenant_name or obj.tenant_name), since=since)
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            _print_replay(result, "replayed with", "end differently")
+        if not result.exact:
+            raise SystemExit(1)
+
+    @rules.command("simulate")
+    @click.option("--tenant", "tenant_name", help="The tenant to simulate (default: --tenant).")
+    @click.option(
+        "--packs",
+        "pack_list",
+        required=True,
+        help="The packs to play the history against: NAME or NAME@VERSION, comma-separated.",
+    )
+    @click.option(
+        "--since", callback=iso_time, help="Play only what happened from this time (ISO) on."
+    )
+    @JSON_OPTION
+    def simulate(tenant_name: str | None, pack_list: str, since: Any, as_json: bool) -> None:
+        """Play the tenant's recorded history against other packs in a scratch copy and
+        report the contacts that would end differently, with the rules that set each
+        value. Writes nothing to the tenant."""
+        from crmkit.replay import replay
+
+        obj = current_context()
+        packs = [spec.strip() for spec in pack_list.split(",") if spec.strip()]
+        if not packs:
+            fail("--packs names no pack")
+        result = replay(obj.crm.tenant(tenant_name or obj.tenant_name), packs=packs, since=since)
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            _print_replay(result, "simulated with", "would end differently")
