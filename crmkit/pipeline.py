@@ -556,6 +556,23 @@ def run_rules(
     return refused
 
 
+# A new contact row, as importing and replaying write them (executemany).
+CONTACT_INSERT_COLUMNS = (
+    "tenant_id",
+    "id",
+    "first_name",
+    "last_name",
+    *PROFILE_FIELDS,
+    "account_id",
+    "score",
+    "fields",
+    "archived",
+    "ok_to_sms",
+    "sms_note",
+    "version",
+    "created_at",
+    "created_after_seq",
+)
 EVENT_COLUMNS = (
     "tenant_id",
     "id",

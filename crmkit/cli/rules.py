@@ -55,22 +55,14 @@ def scenario_files(paths: tuple[Path, ...]) -> list[Path]:
     return found
 
 
-def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _print_replay(result: ReplayResult, label: str, then: str) -> None:
     """The replay summary, then each contact that ends differently, value by value."""
+    from crmkit.profiles import shown
+
     failed = f" ({result.failed} failed)" if result.failed else ""
     console.print(
         f"tenant {result.tenant} {label} {', '.join(result.packs) or 'no packs'}"
@@ -96,7 +88,7 @@ def _print_replay(result: ReplayResult, label: str, then: str) -> None:
             now_by = f" (by {v.now_by})" if v.now_by else ""
             new_by = f" (by {v.replayed_by})" if v.replayed_by else ""
             console.print(
-                f"  {v.what}: {_shown(v.now)} now{now_by} -> {_shown(v.replayed)}{new_by}",
+                f"  {v.what}: {shown(v.now)} now{now_by} -> {shown(v.replayed)}{new_by}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

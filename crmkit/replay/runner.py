@@ -23,7 +23,14 @@ from sqlalchemy import Connection
 
 from crmkit.clock import MovableClock, as_utc
 from crmkit.contact_fields import PROFILE_FIELDS
-from crmkit.pipeline import EVENT_COLUMNS, Cause, ContactState, load_states, persist
+from crmkit.pipeline import (
+    CONTACT_INSERT_COLUMNS,
+    EVENT_COLUMNS,
+    Cause,
+    ContactState,
+    load_states,
+    persist,
+)
 from crmkit.replay.history import ContactHistory, History, read_history
 from crmkit.replay.plan import Plan, Step, plan_replay
 from crmkit.replay.values import column_value, decode, flatten, get_value, put_value, touches
@@ -43,23 +50,6 @@ from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
-
-_CONTACT_COLUMNS = (
-    "tenant_id",
-    "id",
-    "first_name",
-    "last_name",
-    *PROFILE_FIELDS,
-    "account_id",
-    "score",
-    "fields",
-    "archived",
-    "ok_to_sms",
-    "sms_note",
-    "version",
-    "created_at",
-    "created_after_seq",
-)
 
 
 @dataclass
@@ -333,7 +323,7 @@ def _insert_contacts(
         facets.extend((tenant_id, state.id, f, v) for f, v in state.facets.items())
         tags.extend((tenant_id, state.id, tag) for tag in state.tags)
     writer = BulkWriter(conn)
-    writer.insert(ContactRow, _CONTACT_COLUMNS, rows)
+    writer.insert(ContactRow, CONTACT_INSERT_COLUMNS, rows)
     writer.insert(ContactFacetRow, ("tenant_id", "contact_id", "facet", "value"), facets)
     writer.insert(ContactTagRow, ("tenant_id", "contact_id", "tag"), tags)
     # Keep the id counter ahead of the copied ids.

@@ -19,7 +19,15 @@ from sqlalchemy import Connection, bindparam
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.editing import field_transition
 from crmkit.errors import PolicyError, ValidationError
-from crmkit.pipeline import AfterChanges, Cause, ChangeApplier, ContactState, load_states, persist
+from crmkit.pipeline import (
+    CONTACT_INSERT_COLUMNS,
+    AfterChanges,
+    Cause,
+    ChangeApplier,
+    ContactState,
+    load_states,
+    persist,
+)
 from crmkit.profile_values import PhoneCheck, sms_after_edit
 from crmkit.rules.actions import AddTag, SetFacet
 from crmkit.runtime import TenantRuntime
@@ -31,22 +39,6 @@ from crmkit.storage.scope import TenantScope
 from crmkit.transfer.rows import CleanRow
 
 _C = ContactRow.__table__.c
-_INSERT_COLUMNS = (
-    "tenant_id",
-    "id",
-    "first_name",
-    "last_name",
-    *PROFILE_FIELDS,
-    "account_id",
-    "score",
-    "fields",
-    "archived",
-    "ok_to_sms",
-    "sms_note",
-    "version",
-    "created_at",
-    "created_after_seq",
-)
 _UPDATE_COLUMNS = ("first_name", "last_name", *PROFILE_FIELDS, "account_id", "fields")
 
 
@@ -299,7 +291,7 @@ class ContactUpdate:
                 )
             )
             state.written_version = state.version  # the insert holds it
-        BulkWriter(conn).insert(ContactRow, _INSERT_COLUMNS, rows)
+        BulkWriter(conn).insert(ContactRow, CONTACT_INSERT_COLUMNS, rows)
         changed = sorted(self.profile_changed | self.sms_changed)
         if changed:
             statement = (
