@@ -26,17 +26,16 @@ from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.pipeline import (
     CONTACT_INSERT_COLUMNS,
     EVENT_COLUMNS,
-    Cause,
     ContactState,
     load_states,
     persist,
 )
+from crmkit.replay.compare import ContactDifference, compare
 from crmkit.replay.history import ContactHistory, History, read_history
 from crmkit.replay.plan import Plan, Step, plan_replay
-from crmkit.replay.values import column_value, decode, flatten, get_value, put_value, touches
+from crmkit.replay.values import column_value, decode, get_value, put_value
 from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
-from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
     AccountRow,
     ContactFacetRow,
@@ -44,31 +43,11 @@ from crmkit.storage.models import (
     ContactTagRow,
     CustomFieldRow,
     EventRow,
-    TransitionRow,
 )
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
-
-
-@dataclass
-class ValueDifference:
-    """One value that ended differently: now, after the replay, and the change that
-    set each (``None``: it was never changed)."""
-
-    what: str
-    now: Any
-    replayed: Any
-    now_by: str | None
-    replayed_by: str | None
-
-
-@dataclass
-class ContactDifference:
-    contact_id: int
-    name: str
-    values: list[ValueDifference]
 
 
 @dataclass
@@ -129,7 +108,7 @@ def replay(
                 runtime = twin.runtime(conn)
                 result.packs = [pack.ref for pack in runtime.packs]
                 facets = set(runtime.facets) if packs is not None else None
-                result.differences = _compare(conn, runtime.tenant_id, history, facets)
+                result.differences = compare(conn, runtime.tenant_id, history, facets)
         finally:
             scratch.db.dispose()
     result.contacts = len(history.contacts)
@@ -330,72 +309,3 @@ def _insert_contacts(
     behind = max(c.state.id for c in contacts) - counters.current(conn, tenant_id, "contact")
     if behind > 0:
         counters.allocate(conn, tenant_id, "contact", behind)
-
-
-def _compare(
-    conn: Connection, tenant_id: int, history: History, facets: set[str] | None
-) -> list[ContactDifference]:
-    scope = TenantScope(tenant_id)
-    ids = sorted(history.contacts)
-    replayed: dict[int, ContactState] = {}
-    for start in range(0, len(ids), ROWS_PER_ROUND):
-        replayed.update(load_states(conn, scope, ids[start : start + ROWS_PER_ROUND]))
-    differing: dict[int, list[str]] = {}
-    for contact_id in ids:
-        now = flatten(history.contacts[contact_id].state, facets)
-        again = flatten(replayed[contact_id], facets) if contact_id in replayed else {}
-        keys = [k for k in sorted(set(now) | set(again)) if now.get(k) != again.get(k)]
-        if keys:
-            differing[contact_id] = keys
-    scratch_log = _transitions(conn, scope, list(differing))
-    out = []
-    for contact_id, keys in differing.items():
-        contact = history.contacts[contact_id]
-        now = flatten(contact.state, facets)
-        again = flatten(replayed[contact_id], facets) if contact_id in replayed else {}
-        log = scratch_log.get(contact_id, [])
-        out.append(
-            ContactDifference(
-                contact_id,
-                f"{contact.state.first_name} {contact.state.last_name}".strip(),
-                [
-                    ValueDifference(
-                        key,
-                        now.get(key),
-                        again.get(key),
-                        _set_by(contact.transitions, key),
-                        _set_by(log, key),
-                    )
-                    for key in keys
-                ],
-            )
-        )
-    return out
-
-
-def _transitions(
-    conn: Connection, scope: TenantScope, ids: list[int]
-) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {}
-    t = TransitionRow.__table__
-    for start in range(0, len(ids), ROWS_PER_ROUND):
-        part = ids[start : start + ROWS_PER_ROUND]
-        for row in conn.execute(
-            scope.select(t).where(one_of(conn, t.c.contact_id, part)).order_by(t.c.version)
-        ).mappings():
-            found.setdefault(row["contact_id"], []).append(dict(row))
-    return found
-
-
-def _set_by(transitions: list[dict[str, Any]], key: str) -> str | None:
-    """The cause of the last change of ``key``, with its event or tick."""
-    for t in reversed(transitions):
-        if touches(t, key):
-            cause = Cause(t["cause_type"], t["pack"], t["pack_version"], t["rule"], t["actor"])
-            text = cause.describe()
-            if t["event_id"]:
-                return f"{text}, event {t['event_id']}"
-            if t["rule"]:
-                return f"{text}, tick at {as_utc(t['at']):%Y-%m-%d %H:%M}"
-            return text
-    return None
