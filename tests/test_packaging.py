@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.metadata import distribution
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +32,16 @@ def test_the_distribution_declares_its_plugin_and_command() -> None:
     assert entry_points[("crmkit", "17hats")] == "crmkit_17hats"
     assert entry_points[("console_scripts", "crmkit")] == "crmkit.cli.main:main"
     assert files("crmkit").joinpath("py.typed").is_file()
+
+
+def test_every_package_of_the_source_tree_is_installed() -> None:
+    """The wheel lists its packages by name: a new folder left out of pyproject.toml
+    would pass in a checkout and fail for every user."""
+    source = Path(__file__).resolve().parents[1] / "crmkit"
+    names = sorted(
+        ".".join(init.parent.relative_to(source.parent).parts)
+        for init in source.rglob("__init__.py")
+    )
+    assert "crmkit.replay" in names
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
+    assert missing == []
