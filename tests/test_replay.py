@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import FrozenClock, invoker, snapshot
+from support import FrozenClock, PackPlugin, invoker, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import CRMError, ReplayError
@@ -163,7 +163,62 @@ def test_replay_writes_nothing_to_the_tenant(crm: CRM, clock: FrozenClock, tmp_p
     assert snapshot(crm) == before
 
 
-def test_simulate_reports_contacts_that_would_end_differently(crm: CRM, clock: FrozenClock) -> None:
+QUOTES_WIN = """
+rules:
+  - name: an accepted quote wins
+    when: event.kind == quote_accepted
+    then:
+      - set: {stage: won}
+"""
+INVOICES_WIN = """
+rules:
+  - name: a paid invoice wins
+    when: event.kind == invoice_paid
+    then:
+      - set: {stage: won}
+"""
+
+
+def test_simulate_reports_contacts_that_would_end_differently(
+    db_url: str, clock: FrozenClock, tmp_path: Path
+) -> None:
+    crm = CRM(
+        db_url,
+        clock=clock,
+        plugins=[PackPlugin(tmp_path, {"quotes": QUOTES_WIN, "invoices": INVOICES_WIN})],
+        load_entry_points=False,
+    )
+    crm.migrate()
+    tenant = crm.configure_tenant("acme", ["quotes"])
+    ada = tenant.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
+    bob = tenant.add_contact({"first_name": "Bob", "last_name": "Payer"})
+    cy = tenant.add_contact({"first_name": "Cy", "last_name": "Quiet"})
+    tenant.record_event(ada.id, "quote_accepted", id="quote-1")
+    clock.advance(hours=1)
+    tenant.record_event(bob.id, "invoice_paid", id="invoice-1")
+    tenant.record_event(cy.id, "newsletter_opened", id="news-1")
+
+    result = replay(tenant, packs=["invoices"])
+    assert result.packs == ["invoices@1.0.0"]
+    assert result.new_facets == {}
+    assert [d.contact_id for d in result.differences] == [ada.id, bob.id]
+    [ada_value] = result.differences[0].values
+    assert (ada_value.what, ada_value.now, ada_value.replayed) == ("facets.stage", "won", "open")
+    assert ada_value.now_by == "quotes@1.0.0:an accepted quote wins, event quote-1"
+    assert ada_value.replayed_by is None  # nothing moved her in the simulation
+    [bob_value] = result.differences[1].values
+    assert (bob_value.now, bob_value.replayed) == ("open", "won")
+    assert bob_value.replayed_by == "invoices@1.0.0:a paid invoice wins, event invoice-1"
+    # Both packs together: only Bob would end differently.
+    both = replay(tenant, packs=["quotes", "invoices"])
+    assert [d.contact_id for d in both.differences] == [bob.id]
+    assert tenant.get_contact(bob.id).facets == {"stage": "open"}
+    crm.close()
+
+
+def test_simulate_counts_the_values_of_facets_only_the_other_packs_bring(
+    crm: CRM, clock: FrozenClock
+) -> None:
     tenant = crm.configure_tenant("acme", ["funnel"])
     ada = tenant.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
     bob = tenant.add_contact({"first_name": "Bob", "last_name": "Quiet"})
@@ -174,43 +229,33 @@ def test_simulate_reports_contacts_that_would_end_differently(crm: CRM, clock: F
 
     result = replay(tenant, packs=["funnel", "17hats"])
     assert result.packs == ["funnel@1.0.0", "17hats@1.0.0"]
-    assert [d.contact_id for d in result.differences] == [ada.id, bob.id]
-    ada_diff = {v.what: v for v in result.differences[0].values}
-    # 17hats would have made Ada a hot lead on the form, then a client on the quote.
-    assert ada_diff["facets.contact_type"].now is None
-    assert ada_diff["facets.contact_type"].replayed == "client"
-    assert ada_diff["facets.contact_type"].replayed_by == (
-        "17hats@1.0.0:hot lead becomes a client, event quote-1"
-    )
-    # Bob only gets the facet's default: no rule of 17hats moved him.
-    [bob_value] = result.differences[1].values
-    assert (bob_value.what, bob_value.replayed, bob_value.replayed_by) == (
-        "facets.contact_type",
-        "other",
-        None,
-    )
-    # The role the funnel gave Ada is the same in both: not a difference.
-    assert "facets.role" not in ada_diff
+    # 17hats would make Ada a hot lead on the form, then a client on the quote.
+    assert result.new_facets == {"contact_type": {"client": 1, "other": 1}}
+    # The role the funnel gave Ada is the same with both: no contact ends differently.
+    assert result.exact
     assert tenant.get_contact(ada.id).facets == {"role": "client"}
 
 
-def test_simulate_since_starts_from_the_state_at_that_time(crm: CRM, clock: FrozenClock) -> None:
-    tenant = crm.configure_tenant("acme", ["17hats"])
+def test_since_starts_from_the_state_at_that_time(crm: CRM, clock: FrozenClock) -> None:
+    tenant = crm.configure_tenant("acme", ["17hats"], {"hats_cold_after_days": 10})
     ada = tenant.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
+    clock.advance(days=30)
     tenant.record_event(ada.id, "lead_form_submitted", id="form-1")
-    clock.advance(days=2)
+    clock.advance(days=1)
     cut = clock()
-    clock.advance(hours=1)
-    tenant.record_event(ada.id, "invoice_sent", id="invoice-1")
-    tenant.set_facet(ada.id, "contact_type", "other", actor="bob")
+    clock.advance(days=1)
+    tenant.tag_contact(ada.id, add=["vip"], actor="bob")
+    clock.advance(days=3)
+    tenant.tick()
+    assert tenant.get_contact(ada.id).facets == {"contact_type": "hot_lead"}
 
-    whole = replay(tenant, since=cut)
-    assert whole.exact and whole.events == 1 and whole.by_hand == 1
-    # Without 17hats from the cut on, Ada stays the hot lead she was then... but the
-    # change by hand is played as recorded, so she ends "other" either way.
-    simulated = replay(tenant, packs=["contacts"], since=cut)
-    assert simulated.events == 1
-    assert [v.what for d in simulated.differences for v in d.values] == ["facets.lead_status"]
+    result = replay(tenant, since=cut)
+    # Only what came after the cut is played, from Ada as she was then (a hot lead);
+    # the earlier form is still there for the tick's "had_event within 10 days".
+    assert (result.events, result.ticks, result.by_hand) == (0, 1, 1)
+    assert result.exact
+    after = replay(tenant, since=clock() + timedelta(seconds=1))
+    assert (after.events, after.ticks, after.by_hand, after.exact) == (0, 0, 0, True)
 
 
 def test_history_from_before_the_journal_is_refused_clearly(crm: CRM, clock: FrozenClock) -> None:
@@ -251,9 +296,10 @@ def test_cli_replay_and_simulate(
     assert "1 contact, 2 events" in out and "every contact ends as it is now" in out
 
     out = run("rules", "simulate", "--packs", "funnel,17hats")
-    assert f"contact {ada.id} Ada Lovelace" in out
-    assert "facets.contact_type: - now -> client" in out
-    assert "17hats@1.0.0:hot lead becomes a client, event quote-1" in out
+    assert "contact_type (only in the simulated packs): client 1" in out
+    assert "no contact would end differently" in out
+    out = run("rules", "simulate", "--packs", "contacts")
+    assert f"contact {ada.id} Ada Lovelace" not in out  # role is not compared: not shared
 
     data = json.loads(run("rules", "simulate", "--packs", "funnel", "--json", stdout=True))
     assert data["exact"] is True and data["events"] == 2

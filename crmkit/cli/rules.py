@@ -59,7 +59,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _print_replay(result: ReplayResult, label: str, then: str) -> None:
+def _print_replay(result: ReplayResult, label: str, then: str, same: str) -> None:
     """The replay summary, then each contact that ends differently, value by value."""
     from crmkit.profiles import shown
 
@@ -76,8 +76,15 @@ def _print_replay(result: ReplayResult, label: str, then: str) -> None:
     )
     for warning in result.warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+    for facet, values in result.new_facets.items():
+        spread = ", ".join(f"{value} {count}" for value, count in values.items())
+        console.print(
+            f"{facet} (only in the simulated packs): {spread or 'no contacts'}",
+            markup=False,
+            highlight=False,
+        )
     if result.exact:
-        console.print("every contact ends as it is now", markup=False, highlight=False)
+        console.print(same, markup=False, highlight=False)
         return
     console.print(
         f"{_count(len(result.differences), 'contact')} {then}:", markup=False, highlight=False
@@ -244,7 +251,9 @@ def register(cli: click.Group) -> None:
         if as_json:
             print_json(result.as_dict())
         else:
-            _print_replay(result, "replayed with", "end differently")
+            _print_replay(
+                result, "replayed with", "end differently", "every contact ends as it is now"
+            )
         if not result.exact:
             raise SystemExit(1)
 
@@ -274,4 +283,9 @@ def register(cli: click.Group) -> None:
         if as_json:
             print_json(result.as_dict())
         else:
-            _print_replay(result, "simulated with", "would end differently")
+            _print_replay(
+                result,
+                "simulated with",
+                "would end differently",
+                "no contact would end differently in the facets both pack sets have",
+            )

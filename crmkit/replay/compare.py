@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func
 
 from crmkit.clock import as_utc
 from crmkit.pipeline import Cause, ContactState, load_states
 from crmkit.replay.history import History
 from crmkit.replay.values import flatten, touches
 from crmkit.storage.lists import ROWS_PER_ROUND, one_of
-from crmkit.storage.models import TransitionRow
+from crmkit.storage.models import ContactFacetRow, TransitionRow
 from crmkit.storage.scope import TenantScope
 
 
@@ -101,3 +101,20 @@ def _set_by(transitions: list[dict[str, Any]], key: str) -> str | None:
                 return f"{text}, tick at {as_utc(t['at']):%Y-%m-%d %H:%M}"
             return text
     return None
+
+
+def facet_counts(conn: Connection, tenant_id: int, facets: list[str]) -> dict[str, dict[str, int]]:
+    """How many contacts hold each value of ``facets``, by facet and value."""
+    if not facets:
+        return {}
+    scope = TenantScope(tenant_id)
+    f = ContactFacetRow.__table__.c
+    counts: dict[str, dict[str, int]] = {name: {} for name in facets}
+    for facet, value, count in conn.execute(
+        scope.select(f.facet, f.value, func.count())
+        .where(f.facet.in_(facets))
+        .group_by(f.facet, f.value)
+        .order_by(f.facet, f.value)
+    ):
+        counts[facet][value] = count
+    return counts

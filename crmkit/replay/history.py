@@ -46,6 +46,7 @@ class ContactHistory:
 class History:
     tenant: str
     packs: list[str]
+    facets: list[str]
     settings: dict[str, Any]
     field_types: dict[str, str]
     custom_fields: list[dict[str, Any]]
@@ -125,6 +126,7 @@ def read_history(tenant: Tenant) -> History:
     return History(
         tenant=tenant.name,
         packs=[pack.ref for pack in runtime.packs],
+        facets=list(runtime.facets),
         settings=dict(settings or {}),
         field_types={name: spec.type for name, spec in runtime.fields.items()},
         custom_fields=custom,

@@ -30,7 +30,7 @@ from crmkit.pipeline import (
     load_states,
     persist,
 )
-from crmkit.replay.compare import ContactDifference, compare
+from crmkit.replay.compare import ContactDifference, compare, facet_counts
 from crmkit.replay.history import ContactHistory, History, read_history
 from crmkit.replay.plan import Plan, Step, plan_replay
 from crmkit.replay.values import column_value, decode, get_value, put_value
@@ -61,6 +61,8 @@ class ReplayResult:
     by_hand: int = 0
     failed: int = 0
     differences: list[ContactDifference] = field(default_factory=list)
+    # Facets only the simulated packs bring: how many contacts end with each value.
+    new_facets: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -107,7 +109,13 @@ def replay(
             with scratch.db.connect() as conn:
                 runtime = twin.runtime(conn)
                 result.packs = [pack.ref for pack in runtime.packs]
-                facets = set(runtime.facets) if packs is not None else None
+                facets: set[str] | None = None
+                if packs is not None:
+                    # Facets only one side has are not differences of a contact: the
+                    # simulated packs' new ones are counted by value instead.
+                    facets = set(runtime.facets) & set(history.facets)
+                    new = [f for f in runtime.facets if f not in history.facets]
+                    result.new_facets = facet_counts(conn, runtime.tenant_id, new)
                 result.differences = compare(conn, runtime.tenant_id, history, facets)
         finally:
             scratch.db.dispose()
