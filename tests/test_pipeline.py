@@ -484,3 +484,21 @@ print(len(acme.record_event(ada.id, "lead_form_submitted").changes))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "1"]
+
+
+def test_shutdown_stops_the_engine_timers_and_matching_goes_on(crm: CRM) -> None:
+    """durable_rules' timers re-arm themselves in new threads; left running at exit, one
+    can fail during interpreter shutdown and abort the process."""
+    from crmkit.rules import engine
+
+    tenant = crm.configure_tenant("acme", ["17hats"])
+    ada = tenant.add_contact({"first_name": "Ada", "last_name": "Lovelace"})
+    tenant.record_event(ada.id, "lead_form_submitted")
+    host = engine._REGISTRY.host
+    assert host is not None
+    engine.shutdown()
+    assert not host._d_timer.is_alive() and not host._t_timer.is_alive()
+    # The next match starts a new host and registers the rulesets again.
+    made = tenant.record_event(ada.id, "contract_signed").changes
+    assert [(t.name, t.new) for t in made] == [("contact_type", "client")]
+    assert engine._REGISTRY.host is not None and engine._REGISTRY.host is not host

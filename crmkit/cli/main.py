@@ -699,4 +699,9 @@ _transfer_commands.register(cli)
 
 
 def main() -> None:
-    cli(prog_name="crmkit")
+    from crmkit.rules.engine import shutdown
+
+    try:
+        cli(prog_name="crmkit")
+    finally:
+        shutdown()

@@ -80,8 +80,40 @@ class _Registry:
             self.registered.add(ruleset.key)
         return self.host
 
+    def stop(self) -> None:
+        """Stop the host's dispatch timers; the next match starts a new host.
+
+        Each timer re-arms itself by starting a new thread; one that fires while the
+        interpreter shuts down fails to, and its error, printed during finalization, can
+        abort the process. Emptying the ruleset list makes an in-flight timer re-arm
+        slowly, so the pending one can be cancelled for good.
+        """
+        with self.lock:
+            host, self.host = self.host, None
+            self.registered.clear()
+            if host is None:
+                return
+            host._ruleset_list = []
+            for name in ("_d_timer", "_t_timer"):
+                for _ in range(50):
+                    timer = getattr(host, name, None)
+                    if timer is None:
+                        break
+                    timer.cancel()
+                    timer.join(2)
+                    if getattr(host, name, None) is timer:
+                        break
+            _STOPPED.append(host)  # never collected: durable_rules frees it badly
+
 
 _REGISTRY = _Registry()
+_STOPPED: list[Any] = []
+
+
+def shutdown() -> None:
+    """Stop durable_rules' background timers before the interpreter exits (the CLI and
+    the pytest plugin call it; a long-running service should too)."""
+    _REGISTRY.stop()
 
 
 class DurableEngine:

@@ -97,6 +97,13 @@ def crmkit_tenant(request: pytest.FixtureRequest, crmkit_tenants: Callable[..., 
     return crmkit_tenants("test", list(marker.args))
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop durable_rules' timers while the interpreter can still join them."""
+    from crmkit.rules.engine import shutdown
+
+    shutdown()
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     from crmkit.scenarios.model import SCENARIO_SUFFIX
 
