@@ -71,7 +71,7 @@ def bare_durable(crm: CRM, events: list[dict[str, Any]], chunk: int) -> float:
         rule["run"] = action
     host.set_rulesets({name: rules})
     facts = [
-        {"event.kind": e["kind"], "contact.contact_type": "hot_lead" if i % 2 else "other"}
+        {"event.kind#s": e["kind"], "contact.contact_type#s": "hot_lead" if i % 2 else "other"}
         for i, e in enumerate(events)
     ]
     start = time.perf_counter()
@@ -107,8 +107,8 @@ def bare_durable_per_event(crm: CRM, events: list[dict[str, Any]]) -> float:
         message = {
             "sid": sid,
             "id": i,
-            "event.kind": e["kind"],
-            "contact.contact_type": "hot_lead" if i % 2 else "other",
+            "event.kind#s": e["kind"],
+            "contact.contact_type#s": "hot_lead" if i % 2 else "other",
         }
         with contextlib.suppress(engine.MessageNotHandledException):
             host.post(name, message)

@@ -53,7 +53,6 @@ Guard = Callable[[int, Change, str], "str | None"]
 AfterChanges = Callable[[Connection, list[dict[str, Any]], list[int]], None]
 # Asks the registered permit checks whether an event kind may happen to a contact.
 Permit = Callable[["ContactState", str], "str | None"]
-_SCALARS = (str, int, float, bool)
 
 
 def fmt_number(value: float) -> str:
@@ -334,10 +333,11 @@ def build_fact(
 ) -> Fact:
     """The flat fact the engine matches: only the paths the tenant's rules read.
 
-    Missing and null values are left out, so any comparison on them is false.
+    Missing and null values are left out, so any comparison on them is false; each
+    value is keyed by its type (see :mod:`crmkit.conditions.durable`).
     """
-    fact: Fact = {"event.kind": kind}
-    for path, source, key in runtime.fact_plan:
+    fact: Fact = {"event.kind#s": kind}
+    for keys, source, key in runtime.fact_plan:
         if source == "facet":
             value: Any = state.facets.get(key[0])
         elif source == "data":
@@ -348,8 +348,13 @@ def build_fact(
             value = _lookup(state.fields, key)
         else:
             value = state.attribute(key[0])
-        if value is not None and isinstance(value, _SCALARS):
-            fact[path] = value
+        # Keyed by the value's type: a rule compares only with literals of that type.
+        if isinstance(value, str):
+            fact[keys[0]] = value
+        elif isinstance(value, bool):
+            fact[keys[1]] = value
+        elif isinstance(value, (int, float)):
+            fact[keys[2]] = value
     for tag, tag_path in runtime.fact_tags:
         fact[tag_path] = tag in state.tags
     return fact

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmkit.conditions.ast import Node, paths
-from crmkit.conditions.durable import tag_key
+from crmkit.conditions.durable import tag_key, typed_keys
 from crmkit.conditions.parser import Schema, parse_condition
 from crmkit.facets import Facet
 from crmkit.field_types import FieldSpec
@@ -31,7 +31,7 @@ class TenantRuntime:
     facets: Mapping[str, Facet]
     settings: Mapping[str, Any]
     # How to read each path a rule uses: (path, source, key parts), prepared once.
-    fact_plan: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    fact_plan: tuple[tuple[tuple[str, str, str], str, tuple[str, ...]], ...] = ()
     # (tag, fact key) for every tag a rule tests.
     fact_tags: tuple[tuple[str, str], ...] = ()
     # Typed profile fields: the packs' and the tenant's custom fields, by name.
@@ -63,16 +63,17 @@ class TenantRuntime:
         plan = []
         for path in sorted(used):
             parts = path.split(".")
+            keys = typed_keys(path)
             if parts[0] == "event":
-                plan.append((path, "data", tuple(parts[2:])))
+                plan.append((keys, "data", tuple(parts[2:])))
             elif parts[1] == "fields":
-                plan.append((path, "fields", tuple(parts[2:])))
+                plan.append((keys, "fields", tuple(parts[2:])))
             elif parts[1] == "score":
-                plan.append((path, "score", ()))
+                plan.append((keys, "score", ()))
             elif parts[1] in facets:
-                plan.append((path, "facet", (parts[1],)))
+                plan.append((keys, "facet", (parts[1],)))
             else:
-                plan.append((path, "attribute", (parts[1],)))
+                plan.append((keys, "attribute", (parts[1],)))
         return cls(
             tenant_id,
             name,

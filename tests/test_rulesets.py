@@ -120,8 +120,8 @@ def test_conditions_compile_to_durable_rules_json() -> None:
     )
     assert to_durable(node) == {
         "$and": [
-            {"$or": [{"event.kind": "a"}, {"event.kind": "b"}]},
-            {"$and": [{"$lte": {"contact.score": 3}}, {"contact.tag.vip": False}]},
+            {"$or": [{"event.kind#s": "a"}, {"event.kind#s": "b"}]},
+            {"$and": [{"$lte": {"contact.score#n": 3}}, {"contact.tag.vip": False}]},
         ]
     }
     assert event_kinds(node) == {"a", "b"}
