@@ -20,7 +20,7 @@ from crmkit.packs import Pack, PackRegistry, parse_spec
 from crmkit.plugins import build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
-from crmkit.rules.engine import RuleEngine, default_engine
+from crmkit.rules.engine import RuleEngine, make_rule_engine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
 from crmkit.storage.models import (
@@ -102,7 +102,9 @@ class CRM:
     >>> acme.record_event(contact["id"], "lead_form_submitted")
 
     ``plugins`` are registered besides the installed (entry-point) plugins;
-    ``clock`` decides what "now" is; ``engine`` replaces the durable_rules backend.
+    ``clock`` decides what "now" is; ``engine`` picks the rules backend: ``"durable"``,
+    ``"compiled"`` or an engine object (default: the ``CRMKIT_ENGINE`` setting, else
+    durable_rules where it imports, else the compiled backend).
     """
 
     def __init__(
@@ -112,7 +114,7 @@ class CRM:
         plugins: Iterable[object] = (),
         load_entry_points: bool = True,
         clock: Clock = utc_now,
-        engine: RuleEngine | None = None,
+        engine: RuleEngine | str | None = None,
         env: Mapping[str, str] | None = None,
         **engine_options: Any,
     ) -> None:
@@ -126,7 +128,11 @@ class CRM:
         self.schema = Schema(facets={f.name: f.value_names for f in self.facets})
         self.db = make_engine(url, **engine_options)
         self.clock = clock
-        self.rules_engine = engine or default_engine()
+        self.rules_engine = (
+            engine
+            if engine is not None and not isinstance(engine, str)
+            else make_rule_engine(engine, env=env)
+        )
         self._compiled: dict[str, CompiledRuleset] = {}
         self._runtimes: dict[str, TenantRuntime] = {}
         self._lock = threading.Lock()

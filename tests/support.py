@@ -16,6 +16,20 @@ from crmkit.packs import Pack
 from crmkit.testing import snapshot as snapshot  # re-exported for the tests
 
 
+def durable_in_use() -> bool:
+    """Whether CRMs built by the tests run durable_rules (not the compiled backend)."""
+    import os
+
+    from crmkit.rules.engine import durable_import_error
+
+    return os.environ.get("CRMKIT_ENGINE") != "compiled" and durable_import_error() is None
+
+
+needs_durable = pytest.mark.skipif(
+    not durable_in_use(), reason="tests durable_rules itself; the compiled backend is in use"
+)
+
+
 def invoker(db_url: str, monkeypatch: pytest.MonkeyPatch, tenant: str) -> Callable[..., str]:
     """Runs crmkit commands for ``tenant``; returns stdout, or stderr when ``code`` != 0
     (stdout whatever the code when ``stdout=True``)."""

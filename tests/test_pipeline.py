@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from support import FrozenClock, PackPlugin, snapshot
+from support import FrozenClock, PackPlugin, needs_durable, snapshot
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import (
@@ -462,6 +462,7 @@ def test_event_data_must_be_plain_json(acme: Tenant) -> None:
     assert snapshot(acme.crm) == before
 
 
+@needs_durable
 def test_a_first_event_that_no_rule_matches_is_recorded(tmp_path: Path) -> None:
     """durable_rules crashed the process (double free) when the first session a ruleset
     ever deleted was one in which no fact matched; a fresh process shows it."""
@@ -486,6 +487,7 @@ print(len(acme.record_event(ada.id, "lead_form_submitted").changes))
     assert done.stdout.split() == ["0", "1"]
 
 
+@needs_durable
 def test_shutdown_stops_the_engine_timers_and_matching_goes_on(crm: CRM) -> None:
     """durable_rules' timers re-arm themselves in new threads; left running at exit, one
     can fail during interpreter shutdown and abort the process."""
@@ -502,3 +504,24 @@ def test_shutdown_stops_the_engine_timers_and_matching_goes_on(crm: CRM) -> None
     made = tenant.record_event(ada.id, "contract_signed").changes
     assert [(t.name, t.new) for t in made] == [("contact_type", "client")]
     assert engine._REGISTRY.host is not None and engine._REGISTRY.host is not host
+
+
+EITHER_RULES = """
+rules:
+  - name: either
+    when: event.kind == won or event.data.big == true
+    then: [{score: 10}, {tag: customer}]
+"""
+
+
+def test_a_rule_whose_alternatives_both_hold_runs_once(db_url: str, tmp_path: Path) -> None:
+    """durable_rules fires such a rule once per alternative; its score counted twice."""
+    plugins = [PackPlugin(tmp_path, {"either": EITHER_RULES})]
+    crm = CRM(db_url, plugins=plugins, load_entry_points=False)
+    crm.migrate()
+    tenant = crm.configure_tenant("t", ["either"])
+    contact = add(tenant)
+    changes = tenant.record_event(contact, "won", {"big": True}, id="both").changes
+    assert [(t.name, t.new) for t in changes] == [("score", "10"), ("tags", "customer")]
+    assert tenant.get_contact(contact).score == 10
+    crm.close()

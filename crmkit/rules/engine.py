@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import os
+import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from crmkit.rules.compiler import CompiledRuleset
@@ -95,12 +98,16 @@ class _Registry:
                 return
             host._ruleset_list = []
             for name in ("_d_timer", "_t_timer"):
-                for _ in range(50):
+                for _ in range(100):
                     timer = getattr(host, name, None)
                     if timer is None:
                         break
                     timer.cancel()
-                    timer.join(2)
+                    try:
+                        timer.join(2)
+                    except RuntimeError:  # assigned by the callback, not started yet
+                        time.sleep(0.01)
+                        continue
                     if getattr(host, name, None) is timer:
                         break
             _STOPPED.append(host)  # never collected: durable_rules frees it badly
@@ -151,7 +158,10 @@ class DurableEngine:
                 _REGISTRY.fired = []
                 host.delete_state(ruleset.key, sid)
         for index, order in fired:
-            results[index].append(order)
+            # durable_rules fires a rule once per alternative of an ``or`` that holds;
+            # a rule matches (and its actions run) once.
+            if order not in results[index]:
+                results[index].append(order)
         return results
 
 
@@ -189,7 +199,54 @@ class MemoizingEngine:
             return [cache[key] for key in keys]
 
 
-def default_engine(memoize: bool = True) -> RuleEngine:
-    """durable_rules, behind the memoizing layer unless ``memoize`` is False."""
+ENGINE_ENV = "CRMKIT_ENGINE"
+ENGINES = ("durable", "compiled")
+_notice_given = False
+
+
+def durable_import_error() -> str | None:
+    """Why durable_rules cannot be imported here (it fails on Python 3.13), or None."""
+    try:
+        import durable.engine  # noqa: F401
+    except Exception as exc:  # an ImportError, or a missing symbol in its extension
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def make_rule_engine(
+    name: str | None = None, *, memoize: bool = True, env: Mapping[str, str] | None = None
+) -> RuleEngine:
+    """The backend called ``name``: ``durable`` (durable_rules, behind the memoizing
+    layer unless ``memoize`` is False) or ``compiled`` (Python functions). Without a
+    name, the setting ``CRMKIT_ENGINE`` decides; without that, durable_rules where it
+    imports, else the compiled backend with a one-line notice on stderr."""
+    global _notice_given
+    from crmkit.errors import ConfigError
+    from crmkit.rules.python_engine import CompiledEngine
+
+    wanted = name or (env if env is not None else os.environ).get(ENGINE_ENV) or None
+    if wanted is not None and wanted not in ENGINES:
+        raise ConfigError(
+            f"unknown rules engine {wanted!r} (from {'the CRM' if name else ENGINE_ENV}); "
+            f"use {' or '.join(ENGINES)}"
+        )
+    if wanted == "compiled":
+        return CompiledEngine()
+    problem = durable_import_error()
+    if problem is not None:
+        if wanted == "durable":
+            raise ConfigError(f"the durable rules engine cannot be used here: {problem}")
+        if not _notice_given:
+            _notice_given = True
+            sys.stderr.write(
+                f"crmkit: durable_rules does not import here ({problem}); "
+                "rules run on the compiled backend\n"
+            )
+        return CompiledEngine()
     engine: RuleEngine = DurableEngine()
     return MemoizingEngine(engine) if memoize else engine
+
+
+def default_engine(memoize: bool = True) -> RuleEngine:
+    """The engine a CRM gets when none is given (see :func:`make_rule_engine`)."""
+    return make_rule_engine(memoize=memoize)
