@@ -1,4 +1,4 @@
-"""The compiled backend: each ruleset becomes one Python function over the flat fact.
+"""The compiled backend: each ruleset becomes Python functions over the flat fact.
 
 The same conditions durable_rules runs, with the same meaning: facts are keyed by path
 and value type (:mod:`crmkit.conditions.durable`), a missing key makes any comparison
@@ -52,11 +52,14 @@ class _Source:
         literal = self.constant(value)
         if op == "==":
             return f"(f.get({key!r}, _MISSING) == {literal})"
+        if op not in _OPERATORS:  # the one piece of the tree written into the source
+            raise TypeError(f"not a comparison operator: {op!r}")
         return f"({key!r} in f and f[{key!r}] {op} {literal})"
 
 
 _MISSING = object()
 _KIND = "event.kind"
+_OPERATORS = frozenset({"!=", ">", ">=", "<", "<="})
 
 
 def _given_kind(node: Node, kind: str) -> Node | bool:
