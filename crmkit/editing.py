@@ -47,14 +47,14 @@ if TYPE_CHECKING:
 
 _C = ContactRow.__table__.c
 # Transition texts are bounded like the column that holds them.
-_TEXT_LIMIT = 300
+TRANSITION_TEXT_LIMIT = 300
 
 
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+    return text if len(text) <= TRANSITION_TEXT_LIMIT else text[: TRANSITION_TEXT_LIMIT - 1] + "…"
 
 
 def field_transition(

@@ -611,6 +611,12 @@ TRANSITION_COLUMNS = (
 TRANSITION_ROW_COLUMNS = (*TRANSITION_COLUMNS, "after_seq")
 
 
+def made_by_hand(transition: Mapping[str, Any]) -> bool:
+    """A change made by hand or by import: no rule made it, no event caused it (a replay
+    applies it as recorded instead of working it out again)."""
+    return transition["cause_type"] != "rule" and transition["event_id"] is None
+
+
 def transition_rows(
     conn: Connection, tenant_id: int, transitions: Iterable[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
@@ -624,7 +630,7 @@ def transition_rows(
     rows: list[tuple[Any, ...]] = []
     for t in transitions:
         after: int | None = None
-        if t["cause_type"] != "rule" and t["event_id"] is None:
+        if made_by_hand(t):
             if mark is None:
                 mark = counters.current(conn, tenant_id, "event")
             after = mark

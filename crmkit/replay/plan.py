@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from crmkit.errors import ReplayError
-from crmkit.pipeline import ContactState
+from crmkit.pipeline import ContactState, made_by_hand
 from crmkit.replay.history import ContactHistory, History
 from crmkit.replay.values import cut, undo
 
@@ -38,11 +38,6 @@ class Plan:
     earlier_events: list[dict[str, Any]]
     steps: list[Step]
     warnings: list[str]
-
-
-def by_hand(transition: dict[str, Any]) -> bool:
-    """A change made by hand or by import (not worked out by a rule again)."""
-    return transition["cause_type"] != "rule" and transition["event_id"] is None
 
 
 def copy_state(state: ContactState) -> ContactState:
@@ -92,7 +87,7 @@ def plan_replay(history: History, since: datetime | None) -> Plan:
             plan.created[contact_id] = start
             plan.steps.append(Step((contact.created_after_seq, 1, contact_id, -1), "create", {}))
         for t in later:
-            if not by_hand(t):
+            if not made_by_hand(t):
                 continue
             if t["after_seq"] is None:
                 raise ReplayError(

@@ -14,12 +14,11 @@ from typing import Any
 import orjson
 
 from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.editing import TRANSITION_TEXT_LIMIT
 from crmkit.pipeline import ContactState
 
 _JSON_FIELD_TYPES = frozenset({"integer", "number", "percent", "bool"})
 _FLAGS = frozenset({"archived", "ok_to_sms"})
-# Transition texts longer than this were cut (see crmkit.editing), losing the value.
-_TEXT_LIMIT = 300
 
 
 def decode(name: str, text: str | None, field_types: Mapping[str, str]) -> Any:
@@ -42,7 +41,7 @@ def decode(name: str, text: str | None, field_types: Mapping[str, str]) -> Any:
 
 def cut(text: str | None) -> bool:
     """Whether a transition text was shortened when stored (its value is lost)."""
-    return text is not None and len(text) == _TEXT_LIMIT and text.endswith("…")
+    return text is not None and len(text) == TRANSITION_TEXT_LIMIT and text.endswith("…")
 
 
 def get_value(state: ContactState, name: str) -> Any:

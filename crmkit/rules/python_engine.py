@@ -9,6 +9,7 @@ outside the standard library and runs on every Python crmkit supports.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,6 +61,14 @@ class _Source:
 _MISSING = object()
 _KIND = "event.kind"
 _OPERATORS = frozenset({"!=", ">", ">=", "<", "<="})
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def _given_kind(node: Node, kind: str) -> Node | bool:
@@ -91,14 +100,7 @@ def _holds(kind: str, op: str, value: object) -> bool:
     """A comparison of the event's kind (text) with a literal, as the backends see it."""
     if not isinstance(value, str):
         return False  # another type: never compares
-    return {
-        "==": kind == value,
-        "!=": kind != value,
-        ">": kind > value,
-        ">=": kind >= value,
-        "<": kind < value,
-        "<=": kind <= value,
-    }[op]
+    return bool(_COMPARE[op](kind, value))
 
 
 # Up to this many undecided rules, every outcome is a list built in advance: matching
