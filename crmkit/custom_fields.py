@@ -58,7 +58,7 @@ def add_field(
         raise ValidationError(f"custom field {name!r} would hide the built-in attribute")
     spec = FieldSpec(name, label.strip(), type, "custom", tuple(choices))
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         if name in runtime.fields:
             raise ValidationError(f"tenant {tenant.name!r} already has a field {name!r}")
         add_custom_fields(conn, runtime, [spec], tenant.crm.clock())
@@ -68,7 +68,7 @@ def add_field(
 def apply_to_all(tenant: Tenant, name: str) -> int:
     """Put the (empty) field on every contact that lacks it; return how many got it."""
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         if name not in runtime.fields:
             known = ", ".join(runtime.fields) or "none"
             raise ConfigError(f"tenant {tenant.name!r} has no field {name!r} (its fields: {known})")

@@ -197,7 +197,7 @@ def update_contact(
     check = check_number(tenant.crm, tenant.name, phone) if "phone" in given else None
     outbox: list[Notice] = []
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         record = ContactRecord(conn, scope, contact_id, tenant.name)
         edit = Edit(runtime, record, actor, tenant.crm.clock())
@@ -263,7 +263,7 @@ def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
     check = check_number(tenant.crm, tenant.name, contact.phone)
     outbox: list[Notice] = []
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
         edit = Edit(runtime, record, actor, tenant.crm.clock())
         if record.values["phone"] != contact.phone:
@@ -343,7 +343,7 @@ def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) ->
     """Archive or restore; return whether anything changed."""
     outbox: list[Notice] = []
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
         edit = Edit(runtime, record, actor, tenant.crm.clock())
         edit.change("archived", record.values["archived"], archived, "archived")
@@ -359,7 +359,7 @@ def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
     primary contact of a project (delete or hand over the project first).
     """
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         record = ContactRecord(conn, scope, contact_id, tenant.name)
         if not record.values["archived"]:

@@ -200,7 +200,7 @@ def send(
     except Exception as exc:  # any transport failure is kept on the message
         error = str(exc) if isinstance(exc, CRMError) else f"{type(exc).__name__}: {exc}"
     with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
         if error is None and reference is None:
             reference = outbox_send(conn, scope.tenant_id, payload, now)
         conn.execute(

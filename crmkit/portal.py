@@ -162,7 +162,7 @@ class Portal:
             raise PolicyError(f"contact {contact_id} is a {role}: a {role} has no portal login")
         now = self.tenant.crm.clock()
         with self.tenant.crm.db.begin() as conn:
-            scope = TenantScope(self.tenant.runtime(conn).tenant_id)
+            scope = TenantScope(self.tenant.write_runtime(conn).tenant_id)
             created = create_credentials(conn, scope, contact_id, now, self._token_hours())
             if created is not None:
                 username, token, expires = created
@@ -184,7 +184,7 @@ class Portal:
             raise ValidationError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
         now = self.tenant.crm.clock()
         with self.tenant.crm.db.begin() as conn:
-            scope = TenantScope(self.tenant.runtime(conn).tenant_id)
+            scope = TenantScope(self.tenant.write_runtime(conn).tenant_id)
             row = self._row(conn, scope, username=username)
             if row is None or not verify_secret(token, row["token_hash"]):
                 raise PolicyError("invalid or already used set-password token")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crmkit.changes import Notice
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
@@ -33,6 +33,7 @@ from crmkit.pipeline import (
 from crmkit.schemas import EventIn, EventOut, IngestSummary
 from crmkit.storage import counters
 from crmkit.storage.scope import TenantScope
+from crmkit.storage.writers import is_retryable, retrying
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
@@ -105,11 +106,15 @@ def _event_out(event: PendingEvent, status: str, error: str | None = None) -> Ev
 
 
 def _store_failed(tenant: Tenant, event: PendingEvent, error: str) -> None:
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
-        scope = TenantScope(runtime.tenant_id)
-        seq = tenant.allocate_ids(conn, runtime, 1, "event")
-        persist(conn, scope, [], [], [_event_row(event, seq, tenant.crm.clock(), "failed", error)])
+    def attempt() -> None:
+        with tenant.crm.db.begin() as conn:
+            runtime = tenant.write_runtime(conn)
+            scope = TenantScope(runtime.tenant_id)
+            seq = tenant.allocate_ids(conn, runtime, 1, "event")
+            row = _event_row(event, seq, tenant.crm.clock(), "failed", error)
+            persist(conn, scope, [], [], [row])
+
+    retrying(attempt)
 
 
 def record(tenant: Tenant, event_in: EventIn) -> EventOut:
@@ -118,9 +123,14 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
     crm = tenant.crm
     failure: CRMError | None = None
     outbox: list[Notice] = []
-    try:
+
+    def attempt() -> None:
+        nonlocal failure
+        # A retried attempt starts again from what is stored.
+        event.changes.clear()
+        outbox.clear()
         with crm.db.begin() as conn:
-            runtime = tenant.runtime(conn)
+            runtime = tenant.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             if existing_event_ids(conn, scope, [event.id]):
                 raise DuplicateEventError(event.id)
@@ -142,6 +152,9 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
                 [_event_row(event, seq, applier.now, "applied", None)],
                 after=tenant.after_changes(runtime, outbox),
             )
+
+    try:
+        retrying(attempt)
     except IntegrityError:
         # Another writer stored the same id between our check and our insert.
         raise DuplicateEventError(event.id) from None
@@ -216,7 +229,7 @@ def _apply_batch(
     """
     crm = tenant.crm
     with crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         duplicates = existing_event_ids(conn, scope, [e.id for e in batch])
         fresh: list[PendingEvent] = []
@@ -339,16 +352,30 @@ def _ingest(
             return
         size = len(batch)
         before = (summary.skipped, summary.failed, len(summary.errors))
-        try:
-            applied = _apply_batch(tenant, batch, summary, carry, outbox)
-        except (ActionError, PolicyError):
-            carry.drop()  # the failed batch changed states in memory only
+
+        def forget() -> None:
+            """Undo what a rolled-back attempt at the batch left in memory."""
+            carry.drop()  # the batch changed states in memory only
             outbox.clear()  # and its notices were never committed
             summary.skipped, summary.failed = before[0], before[1]
             del summary.errors[before[2] :]
-            applied = []
             for event in batch:
                 event.changes.clear()
+
+        def attempt() -> list[PendingEvent]:
+            try:
+                return _apply_batch(tenant, batch, summary, carry, outbox)
+            except DBAPIError as exc:
+                if is_retryable(exc):
+                    forget()
+                raise
+
+        try:
+            applied = retrying(attempt)
+        except (ActionError, PolicyError):
+            forget()
+            applied = []
+            for event in batch:
                 try:
                     out = record(
                         tenant,

@@ -51,6 +51,7 @@ from crmkit.storage.models import (
     TransitionRow,
 )
 from crmkit.storage.scope import TenantScope
+from crmkit.storage.writers import lock_tenant
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
@@ -109,6 +110,13 @@ class Tenant:
     # ------------------------------------------------------------ helpers
     def runtime(self, conn: Connection) -> TenantRuntime:
         return self.crm.runtime(conn, self.name)
+
+    def write_runtime(self, conn: Connection) -> TenantRuntime:
+        """The runtime, for a transaction that writes: takes the tenant's write lock
+        first (see :mod:`crmkit.storage.writers`), so nothing read after it is stale."""
+        runtime = self.crm.runtime(conn, self.name)
+        lock_tenant(conn, runtime.tenant_id)
+        return runtime
 
     def _guard(self, runtime: TenantRuntime) -> Callable[[int, Change, str], str | None]:
         hook = self.crm.pm.hook.crmkit_guard_change
@@ -295,7 +303,7 @@ class Tenant:
             contact.ok_to_sms, "the new contact"
         )
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             now = self.crm.clock()
             account_id = (
@@ -441,7 +449,7 @@ class Tenant:
         raises :class:`PolicyError` and writes nothing."""
         outbox: list[Notice] = []
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             state = self._state(conn, scope, contact_id)
             applier = self.applier(runtime)
@@ -714,7 +722,7 @@ class Tenant:
     def set_colour(self, facet: str, value: str, colour: str) -> None:
         """Recolour a facet value for this tenant; refused where the facet fixes colours."""
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             definition = runtime.facets.get(facet)
             if definition is None:
                 raise ConfigError(f"tenant {self.name!r} has no facet {facet!r}")
@@ -739,13 +747,13 @@ class Tenant:
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("an account needs a name")
         with self.crm.db.begin() as conn:
-            return self._account_id(conn, self.runtime(conn), name.strip())
+            return self._account_id(conn, self.write_runtime(conn), name.strip())
 
     def add_note(self, contact_id: int, body: str, *, author: str | None = None) -> int:
         if not body or not body.strip():
             raise ValidationError("a note needs a body")
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             self._state(conn, scope, contact_id)
             note_id = self.allocate_ids(conn, runtime, 1, "note")
@@ -786,7 +794,7 @@ class Tenant:
         if primary_contact in related:
             raise ValidationError(f"contact {primary_contact} is already the primary contact")
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             states = {cid: self._state(conn, scope, cid) for cid in [primary_contact, *related]}
             # The primary contact is the one the project is for (a plugin may require a
@@ -824,7 +832,7 @@ class Tenant:
         if not role or not role.strip():
             raise ValidationError(f"related contact {contact_id} needs a role label")
         with self.crm.db.begin() as conn:
-            scope = TenantScope(self.runtime(conn).tenant_id)
+            scope = TenantScope(self.write_runtime(conn).tenant_id)
             project = self.get_project(project_id, conn=conn)
             self._state(conn, scope, contact_id)
             if contact_id == project["primary_contact"] or any(
@@ -883,7 +891,7 @@ class Tenant:
     def update_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Merge ``values`` into the tenant's settings (takes effect on the next call)."""
         with self.crm.db.begin() as conn:
-            runtime = self.runtime(conn)
+            runtime = self.write_runtime(conn)
             merged = {**runtime.settings, **dict(values)}
             conn.execute(
                 update(TenantRow)

@@ -46,7 +46,7 @@ def tick(tenant: Tenant, now: datetime, *, carry_out: bool = True) -> TickSummar
     summary = TickSummary(now=now)
     outbox: list[Notice] = []
     with crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         # The run takes its place in the tenant's event sequence, so a replay runs it
         # again between the same events.

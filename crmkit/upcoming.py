@@ -90,7 +90,7 @@ def schedule(
     elif template is not None or body is not None:
         raise ValidationError(f"a {kind} has no message: leave out template and body")
     with tenant.crm.db.begin() as conn:
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         action_id = counters.allocate(conn, runtime.tenant_id, "action")
         conn.execute(
@@ -175,7 +175,7 @@ def _close(
 def _claim(tenant: Tenant, action_id: int) -> bool:
     """Mark a pending action running; False if another tick took it first."""
     with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
         claimed = conn.execute(
             scope.update(ScheduledActionRow)
             .where(_A.id == action_id, _A.status == "pending")

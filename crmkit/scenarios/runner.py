@@ -170,7 +170,7 @@ class ScenarioRunner:
             return
         outbox: list[Notice] = []
         with self.crm.db.begin() as conn:
-            context = tenant.change_context(conn, tenant.runtime(conn), outbox)
+            context = tenant.change_context(conn, tenant.write_runtime(conn), outbox)
             context.apply([contact_id], changes, like=GIVEN)
 
     def _version(self, tenant: Tenant, contact_id: int) -> int:

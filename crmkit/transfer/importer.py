@@ -305,7 +305,7 @@ class _ImportRun:
 
     def _write(self, conn: Connection, rows: list[CleanRow], outbox: list[Notice]) -> _Written:
         tenant = self.tenant
-        runtime = tenant.runtime(conn)
+        runtime = tenant.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         now = tenant.crm.clock()
         if self.new_fields:
