@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crmkit.clock import as_utc
 from crmkit.emails import check_email
@@ -19,11 +19,41 @@ _NAME = Field(min_length=1, max_length=200)
 EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
 
 
+def nul_problem(value: Any, path: str) -> str | None:
+    """Where ``value`` (nested in lists and mappings, keys included) holds a NUL
+    character, which PostgreSQL stores in neither text nor JSON; None when it does not."""
+    if isinstance(value, str):
+        return f"{path} contains a NUL character (\\x00)" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = nul_problem(key, f"{path} key {key!r}") or nul_problem(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = nul_problem(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            for name, value in values.items():
+                problem = nul_problem(value, str(name))
+                if problem:
+                    raise ValueError(problem)
+        return values
+
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+# Ids are 64-bit signed integers in both databases; a larger one can name nothing.
+MAX_ID = 2**63 - 1
 
 
 def json_problem(value: Any, path: str = "data") -> str | None:
@@ -125,7 +155,7 @@ class ContactPatch(_In):
 class EventIn(_In):
     """One event for a contact. ``id`` defaults to a random id; ``at`` to now."""
 
-    contact: int = Field(gt=0)
+    contact: int = Field(gt=0, le=MAX_ID)
     kind: str = Field(min_length=1, max_length=100, pattern=EVENT_KIND_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     id: str | None = Field(default=None, min_length=1, max_length=200)

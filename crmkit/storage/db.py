@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from crmkit.errors import ConfigError
+from crmkit.errors import ConfigError, ValidationError
 
 DEFAULT_URL = "sqlite:///crmkit.db"
 
@@ -36,6 +36,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Integers both databases store: 64-bit signed.
+INT64 = range(-(2**63), 2**63)
+
+
+def _refuse_unstorable(
+    conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
+) -> None:
+    """Refuse, with a clear error, values the database would reject mid-statement with a
+    driver error: integers beyond 64 bits (a contact id given as 2**64 names nothing) and,
+    on PostgreSQL, text with a NUL character. Inputs are checked where they enter, with
+    their field named; this is the last guard for values that reach SQL another way.
+    SQLite's bulk writes are left unscanned: only validated rows reach them, and they are
+    the hot path of ingest."""
+    postgres = conn.dialect.name == "postgresql"
+    if many and not postgres:
+        return
+    for row in parameters if many else [parameters]:
+        values = row.values() if isinstance(row, dict) else row
+        for value in values or ():
+            if type(value) is int and value not in INT64:
+                raise ValidationError(f"the number {value} is beyond what can be stored (64 bits)")
+            if postgres and isinstance(value, str) and "\x00" in value:
+                raise ValidationError(
+                    f"text with a NUL character (\\x00) cannot be stored: {value[:80]!r}"
+                )
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` (SQLite file or PostgreSQL through psycopg 3)."""
     full = normalize_url(url)
@@ -50,6 +77,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable)
     return engine
 
 
