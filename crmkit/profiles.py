@@ -8,15 +8,14 @@ from datetime import datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import select_autoescape
 from pydantic import BaseModel, Field
 
-from crmkit.errors import ConfigError
 from crmkit.messaging import messages
 from crmkit.schemas import ActionOut, ContactOut, MessageOut
 from crmkit.storage.models import EventRow, NoteRow
 from crmkit.storage.scope import TenantScope
+from crmkit.templating import render_safely, sandboxed_environment
 from crmkit.upcoming import actions
 
 if TYPE_CHECKING:
@@ -173,14 +172,13 @@ def shown(value: Any) -> str:
 def render_html(profile: ContactProfile, colours: dict[str, dict[str, str]]) -> str:
     """The profile as one HTML page with its styles inline (no outside resources)."""
     source = files("crmkit.templates").joinpath("profile.html.j2").read_text("utf-8")
-    environment = SandboxedEnvironment(
+    environment = sandboxed_environment(
         autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     environment.filters["shown"] = shown
-    try:
-        return environment.from_string(source).render(profile=profile, colours=colours)
-    except TemplateError as exc:
-        raise ConfigError(f"the profile template failed: {exc}") from None
+    return render_safely(
+        lambda: environment.from_string(source).render(profile=profile, colours=colours),
+        "the profile template",
+    )

@@ -1,15 +1,71 @@
-"""Rendering pack templates in Jinja2's sandbox."""
+"""Rendering pack templates in Jinja2's sandbox.
+
+A pack template is code from whoever wrote the pack, so it runs in the sandbox: no
+attribute starting with ``_``, no unsafe methods, no globals beyond Jinja's own. The
+sandbox alone still lets a template exhaust the machine (``{{ 'x' * 10**10 }}``,
+``{{ 9 ** (9 ** 9) }}``), so multiplication and powers are bounded here too, and every
+way a render can fail becomes one clear error naming the template.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmkit.errors import ConfigError
 from crmkit.packs import Pack
+
+# The longest string or list a template may build by multiplication, and the largest
+# exponent it may use: far beyond any message, far below what would hurt.
+MAX_REPEATED_LENGTH = 100_000
+MAX_EXPONENT = 100
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox with ``*`` and ``**`` bounded (Jinja then also stops folding
+    them at compile time, where an unbounded power would hang the compiler)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"an exponent above {MAX_EXPONENT} is not allowed")
+            return left**right
+        for sequence, count in ((left, right), (right, left)):
+            repeats = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+            if repeats and len(sequence) * count > MAX_REPEATED_LENGTH:
+                raise SecurityError(
+                    f"a repeated value longer than {MAX_REPEATED_LENGTH} is not allowed"
+                )
+        return operator.mul(left, right)
+
+
+def sandboxed_environment(**options: Any) -> SandboxedEnvironment:
+    """The environment every crmkit template renders in (strict about undefined names)."""
+    options.setdefault("undefined", StrictUndefined)
+    options.setdefault("autoescape", False)
+    return BoundedSandbox(**options)
+
+
+def render_safely(render: Callable[[], str], what: str) -> str:
+    """Run ``render``; any failure of the template is a :class:`ConfigError` naming it.
+
+    Besides Jinja's own errors, a template can raise Python's (``range(10**9)`` is an
+    OverflowError in the sandbox, a bad filter argument a TypeError): all are the
+    template's fault, none may escape as a crash.
+    """
+    try:
+        return render()
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        raise ConfigError(f"{what} failed: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} failed: it recurses too deeply") from None
 
 
 def render_pack_template(pack: Pack, name: str, **context: Any) -> str:
@@ -19,11 +75,11 @@ def render_pack_template(pack: Pack, name: str, **context: Any) -> str:
     resource = pack.templates.joinpath(name)
     if not resource.is_file():
         raise ConfigError(f"pack {pack.ref} has no template {name!r}")
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    try:
-        return environment.from_string(resource.read_text("utf-8")).render(**context)
-    except TemplateError as exc:
-        raise ConfigError(f"template {name!r} of pack {pack.ref} failed: {exc}") from None
+    source = resource.read_text("utf-8")
+    return render_safely(
+        lambda: sandboxed_environment().from_string(source).render(**context),
+        f"template {name!r} of pack {pack.ref}",
+    )
 
 
 def resolve_template(packs: Sequence[Pack], ref: str, default_pack: str | None = None) -> Pack:
