@@ -54,8 +54,11 @@ def write_events(path: Path) -> None:
 
 def ingest(db_url: str, tenant: str, events: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*crmkit_command(), "--db", db_url, "--tenant", tenant, "ingest", str(events)]
-        + ["--batch-size", str(BATCH), "--no-progress"],
+        [
+            *crmkit_command(),
+            *("--db", db_url, "--tenant", tenant, "ingest", str(events)),
+            *("--batch-size", str(BATCH), "--no-progress"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
