@@ -10,8 +10,9 @@ from collections.abc import Mapping
 
 
 def quote(value: str) -> str:
-    """A condition-language string literal for ``value``."""
-    return json.dumps(value)
+    """A condition-language string literal for ``value`` (characters kept as they are;
+    quotes, backslashes and control characters escaped)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def build_filter(

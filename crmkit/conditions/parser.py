@@ -61,7 +61,13 @@ class _Builder(Transformer[Token, Any]):
 
     def string(self, items: list[Token]) -> Scalar:
         raw = str(items[0])[1:-1]
-        return raw.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        text = raw.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        try:
+            # A character beyond the BMP written as a \\uD83D\\uDE00 pair (JSON's way) is
+            # one character, not two halves that match nothing.
+            return text.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            return text
 
     def word(self, items: list[Token]) -> Scalar:
         raw = str(items[0])

@@ -1,0 +1,167 @@
+"""Upgrades: a database made by an earlier release, with data in it, upgrades to the
+current schema with ``crmkit init`` (``CRM.migrate``) and every row survives and works."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from crmkit import CRM
+from crmkit.storage.db import _alembic_config, make_engine
+
+AT = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def old_rows() -> dict[str, list[dict[str, object]]]:
+    """What a tenant of the first release held: two contacts, facets, a tag, events and
+    the transitions they caused, written as that release wrote them."""
+    contact = {"tenant_id": 1, "last_name": "Old", "email": None, "phone": None}
+    return {
+        "tenants": [
+            {
+                "id": 1,
+                "name": "old",
+                "settings": {"noun": "client"},
+                "config_version": 1,
+                "created_at": AT,
+            }
+        ],
+        "tenant_packs": [
+            {"tenant_id": 1, "position": 0, "spec": "17hats"},
+            {"tenant_id": 1, "position": 1, "spec": "leadklozer"},
+        ],
+        "counters": [
+            {"tenant_id": 1, "name": "contact", "value": 2},
+            {"tenant_id": 1, "name": "event", "value": 2},
+        ],
+        "contacts": [
+            {
+                **contact,
+                "id": 1,
+                "first_name": "Ada",
+                "account_id": None,
+                "score": 10.0,
+                "fields": {"city": "Leeds"},
+                "archived": False,
+                "version": 3,
+                "created_at": AT,
+            },
+            {
+                **contact,
+                "id": 2,
+                "first_name": "Bo",
+                "account_id": None,
+                "score": 0.0,
+                "fields": {},
+                "archived": True,
+                "version": 1,
+                "created_at": AT,
+            },
+        ],
+        "contact_facets": [
+            {"tenant_id": 1, "contact_id": 1, "facet": "contact_type", "value": "hot_lead"},
+            {"tenant_id": 1, "contact_id": 1, "facet": "status", "value": "new"},
+            {"tenant_id": 1, "contact_id": 2, "facet": "contact_type", "value": "other"},
+            {"tenant_id": 1, "contact_id": 2, "facet": "status", "value": "neutral"},
+        ],
+        "contact_tags": [{"tenant_id": 1, "contact_id": 1, "tag": "engaged"}],
+        "events": [
+            {
+                "tenant_id": 1,
+                "id": "e1",
+                "seq": 1,
+                "contact_id": 1,
+                "kind": "lead_form_submitted",
+                "data": {},
+                "occurred_at": AT,
+                "recorded_at": AT,
+                "status": "applied",
+                "error": None,
+            },
+            {
+                "tenant_id": 1,
+                "id": "e2",
+                "seq": 2,
+                "contact_id": 1,
+                "kind": "engagement",
+                "data": {"channel": "facebook", "kind": "comment"},
+                "occurred_at": AT,
+                "recorded_at": AT,
+                "status": "applied",
+                "error": None,
+            },
+        ],
+        "transitions": [
+            {
+                "tenant_id": 1,
+                "contact_id": 1,
+                "version": 2,
+                "target": "facet",
+                "name": "contact_type",
+                "old": "other",
+                "new": "hot_lead",
+                "cause_type": "rule",
+                "pack": "17hats",
+                "pack_version": "1.0.0",
+                "rule": "a lead form makes a hot lead",
+                "actor": None,
+                "event_id": "e1",
+                "at": AT,
+            },
+            {
+                "tenant_id": 1,
+                "contact_id": 1,
+                "version": 3,
+                "target": "score",
+                "name": "score",
+                "old": "0",
+                "new": "10",
+                "cause_type": "rule",
+                "pack": "leadklozer",
+                "pack_version": "1.0.0",
+                "rule": "engagements earn Smart Score points",
+                "actor": None,
+                "event_id": "e2",
+                "at": AT,
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize("release", ["0001", "0002", "0003", "0004"])
+def test_a_database_of_an_earlier_release_upgrades_with_its_data(db_url: str, release: str) -> None:
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), release)
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    with engine.begin() as conn:
+        for table, rows in old_rows().items():
+            columns = metadata.tables[table].c
+            conn.execute(
+                metadata.tables[table].insert(),
+                [{k: v for k, v in row.items() if k in columns} for row in rows],
+            )
+    engine.dispose()
+
+    crm = CRM(db_url)
+    crm.migrate()
+    tenant = crm.tenant("old")
+    ada = tenant.get_contact(1)
+    assert (ada.first_name, ada.score, ada.fields.get("city")) == ("Ada", 10.0, "Leeds")
+    assert ada.facets["contact_type"] == "hot_lead" and "engaged" in ada.tags
+    assert tenant.get_contact(2).archived
+    assert [(t.name, t.new, t.event_id) for t in tenant.explain(1)][-2:] == [
+        ("contact_type", "hot_lead", "e1"),
+        ("score", "10", "e2"),
+    ]
+    assert tenant.settings()["noun"] == "client"
+    # The upgraded tenant keeps working: an event applies and continues the sequence.
+    out = tenant.record_event(1, "engagement", {"channel": "email", "kind": "reply"}, id="e3")
+    assert out.status == "applied"
+    # 8 points for the reply; the second engagement makes a new contact neutral (-5).
+    after = tenant.get_contact(1)
+    assert (after.score, after.facets["status"]) == (13.0, "neutral")
+    crm.close()
