@@ -59,7 +59,8 @@ def _refuse_unstorable(
                 raise ValidationError(f"the number {value} is beyond what can be stored (64 bits)")
             if postgres and isinstance(value, str) and "\x00" in value:
                 raise ValidationError(
-                    f"text with a NUL character (\\x00) cannot be stored or searched for: {value[:80]!r}"
+                    "text with a NUL character (\\x00) cannot be stored or searched for: "
+                    f"{value[:80]!r}"
                 )
 
 
