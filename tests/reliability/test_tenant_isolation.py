@@ -6,13 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator
 
-import pytest
 from crmkit_contacts.segments import Segments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import FrozenClock
 
 from crmkit import CRM, Tenant
 from crmkit.replay import replay
@@ -25,14 +22,6 @@ events = st.lists(
     st.tuples(st.integers(min_value=1, max_value=5), st.sampled_from(KINDS)), max_size=12
 )
 serial = itertools.count()
-
-
-@pytest.fixture
-def crm(db_url: str, clock: FrozenClock) -> Iterator[CRM]:
-    instance = CRM(db_url, clock=clock)
-    instance.migrate()
-    yield instance
-    instance.close()
 
 
 def fill(
