@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crmkit.errors import ConfigError, ValidationError
+from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
 
@@ -36,10 +37,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# Integers both databases store: 64-bit signed.
-INT64 = range(-(2**63), 2**63)
-
-
 def _refuse_unstorable(
     conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
 ) -> None:
@@ -55,7 +52,7 @@ def _refuse_unstorable(
     for row in parameters if many else [parameters]:
         values = row.values() if isinstance(row, dict) else row
         for value in values or ():
-            if type(value) is int and value not in INT64:
+            if type(value) is int and not -INT64_MAX - 1 <= value <= INT64_MAX:
                 raise ValidationError(f"the number {value} is beyond what can be stored (64 bits)")
             if postgres and isinstance(value, str) and "\x00" in value:
                 raise ValidationError(
