@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crmkit.changes import Notice
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
+from crmkit.event_input import plain_event
 from crmkit.pipeline import (
     ContactState,
     PendingEvent,
@@ -414,25 +415,38 @@ def _ingest(
             if progress is not None:
                 progress(1)
             continue
-        try:
-            if not isinstance(item, Mapping):
-                raise TypeError("not an object")
-            event_in = EventIn.model_validate(dict(item))
-        except (pydantic.ValidationError, TypeError) as exc:
-            from crmkit.tenant import validation_error
-
-            reason = (
-                validation_error(exc, "event") if isinstance(exc, pydantic.ValidationError) else exc
-            )
-            summary.failed += 1
-            _note(summary, f"item {number}: {reason}")
-            if progress is not None:
-                progress(1)
-            continue
         if not batch:
             # Events without a time get the time their batch was received.
             received = tenant.crm.clock()
-        batch.append(_pending(tenant, event_in, received))
+        plain = plain_event(item) if type(item) is dict else None
+        if plain is not None:
+            event = PendingEvent(
+                plain.id or uuid.uuid4().hex,
+                plain.contact,
+                plain.kind,
+                plain.data,
+                plain.at or received,
+            )
+        else:
+            try:
+                if not isinstance(item, Mapping):
+                    raise TypeError("not an object")
+                event_in = EventIn.model_validate(dict(item))
+            except (pydantic.ValidationError, TypeError) as exc:
+                from crmkit.tenant import validation_error
+
+                reason = (
+                    validation_error(exc, "event")
+                    if isinstance(exc, pydantic.ValidationError)
+                    else exc
+                )
+                summary.failed += 1
+                _note(summary, f"item {number}: {reason}")
+                if progress is not None:
+                    progress(1)
+                continue
+            event = _pending(tenant, event_in, received)
+        batch.append(event)
         if len(batch) >= batch_size:
             flush()
     flush()

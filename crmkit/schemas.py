@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from crmkit.clock import as_utc
 from crmkit.emails import check_email
 from crmkit.storage.types import INT64_MAX
 
 _NAME = Field(min_length=1, max_length=200)
+_AsGiven = Annotated[str, StringConstraints(strip_whitespace=False)]
 EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
 
 
@@ -161,7 +169,8 @@ class EventIn(_In):
 
     contact: int = Field(gt=0, le=INT64_MAX)  # a larger id can name nothing
     kind: str = Field(min_length=1, max_length=100, pattern=EVENT_KIND_PATTERN)
-    data: dict[str, Any] = Field(default_factory=dict)
+    # Event data is the sender's JSON, kept as given: keys are not stripped like names.
+    data: dict[_AsGiven, Any] = Field(default_factory=dict)
     id: str | None = Field(default=None, min_length=1, max_length=200)
     at: datetime | None = None
 
