@@ -10,10 +10,11 @@ raises leaves no trace but the failed event itself.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -33,7 +34,7 @@ from crmkit.rules.actions import (
 from crmkit.rules.engine import Fact, RuleEngine
 from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
-from crmkit.storage.bulk import BulkWriter
+from crmkit.storage.bulk import BulkWriter, present
 from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
     AccountRow,
@@ -59,8 +60,9 @@ def fmt_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(NamedTuple):
+    """Why a change happened. A named tuple: one is built per fired rule per event."""
+
     type: CauseType
     pack: str | None = None
     pack_version: str | None = None
@@ -496,6 +498,7 @@ def run_rules(
             waves.append([])
         waves[wave].append(event)
     nothing: list[int] = []
+    single = len(runtime.rulesets) == 1
     for wave_events in waves:
         if permit is not None:
             allowed = []
@@ -515,24 +518,29 @@ def run_rules(
                 candidates = [i for i, e in enumerate(wave_events) if e.kind in kinds]
             answers = [nothing] * len(wave_events)
             if candidates:
-                facts = []
-                for i in candidates:
-                    e = wave_events[i]
-                    facts.append(build_fact(runtime, states[e.contact_id], e.kind, e.data))
+                facts = [
+                    build_fact(runtime, states[e.contact_id], e.kind, e.data)
+                    for e in map(wave_events.__getitem__, candidates)
+                ]
                 for i, matched in zip(candidates, engine.match(ruleset, facts), strict=True):
                     answers[i] = matched
             per_ruleset.append(answers)
         for index, event in enumerate(wave_events):
-            fired = [answers[index] for answers in per_ruleset]
-            if not any(fired):
-                continue
+            if single:
+                orders = per_ruleset[0][index]
+                if not orders:
+                    continue
+                fired: tuple[tuple[int, ...], ...] = (tuple(orders),)
+            else:
+                fired = tuple(tuple(answers[index]) for answers in per_ruleset)
+                if not any(fired):
+                    continue
             state = states[event.contact_id]
-            to_apply = runtime.ordered(fired)
+            plan = runtime.firing(fired)
             # The snapshot is taken before any change, and only when an action reads it.
-            reads = any(a.spec.reads_contact for _, rule in to_apply for a in rule.actions)
             context = RuleContext(
                 tenant=runtime.name,
-                contact=state.snapshot() if reads else {},
+                contact=state.snapshot() if plan.reads else {},
                 event={
                     "id": event.id,
                     "kind": event.kind,
@@ -541,8 +549,8 @@ def run_rules(
                 },
                 settings=runtime.settings,
             )
-            for ruleset, rule in to_apply:
-                label = f"{ruleset.pack}@{ruleset.version}:{rule.name}"
+            for step in plan.steps:
+                ruleset, rule = step.ruleset, step.rule
                 cause = Cause("rule", ruleset.pack, ruleset.version, rule.name, None, event.id)
                 for action in rule.actions:
                     try:
@@ -550,12 +558,14 @@ def run_rules(
                     except CRMError:
                         raise
                     except Exception as exc:
-                        raise ActionError(event.id, label, exc) from exc
+                        raise ActionError(event.id, step.label, exc) from exc
                     for change in changes:
                         try:
                             transition = applier.apply(state, change, cause)
                         except PolicyError as exc:
-                            raise PolicyError(f"event {event.id!r}, rule {label}: {exc}") from None
+                            raise PolicyError(
+                                f"event {event.id!r}, rule {step.label}: {exc}"
+                            ) from None
                         if transition is not None:
                             event.changes.append(transition)
     return refused
@@ -609,6 +619,7 @@ TRANSITION_COLUMNS = (
 )
 # The stored row adds the change's place among events (see transition_rows).
 TRANSITION_ROW_COLUMNS = (*TRANSITION_COLUMNS, "after_seq")
+_TRANSITION_VALUES = operator.itemgetter(*TRANSITION_COLUMNS[1:])
 
 
 def made_by_hand(transition: Mapping[str, Any]) -> bool:
@@ -628,13 +639,14 @@ def transition_rows(
     """
     mark: int | None = None
     rows: list[tuple[Any, ...]] = []
+    values = _TRANSITION_VALUES
     for t in transitions:
         after: int | None = None
-        if made_by_hand(t):
+        if t["cause_type"] != "rule" and t["event_id"] is None:  # made_by_hand(t), inlined
             if mark is None:
                 mark = counters.current(conn, tenant_id, "event")
             after = mark
-        rows.append((tenant_id, *(t[c] for c in TRANSITION_COLUMNS[1:]), after))
+        rows.append((tenant_id, *values(t), after))
     return rows
 
 
@@ -715,14 +727,7 @@ def current_versions(conn: Connection, scope: TenantScope, ids: Sequence[int]) -
 
 def existing_event_ids(conn: Connection, scope: TenantScope, ids: Sequence[str]) -> set[str]:
     """The ids among ``ids`` already recorded for the tenant."""
-    e = EventRow.__table__.c
-    # PostgreSQL takes the whole list as one array; SQLite's IN lists stay short.
-    step = max(len(ids), 1) if conn.dialect.name == "postgresql" else 500
-    found: set[str] = set()
-    for start in range(0, len(ids), step):
-        part = ids[start : start + step]
-        found.update(conn.scalars(scope.select(e.id).where(one_of(conn, e.id, part))))
-    return found
+    return present(conn, EventRow, "id", scope.tenant_id, ids)
 
 
 def require_contact(

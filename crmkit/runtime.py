@@ -19,6 +19,27 @@ from crmkit.packs import Pack
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset
 
 SEARCH_CACHE_SIZE = 512
+# Distinct combinations of fired rules remembered per runtime (see ``firing``).
+FIRING_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Step:
+    """One fired rule as the pipeline runs it: its label ("pack@version:rule") is what
+    errors and causes name."""
+
+    ruleset: CompiledRuleset
+    rule: CompiledRule
+    label: str
+
+
+@dataclass(frozen=True)
+class Firing:
+    """The rules that fired for one event, in application order; ``reads`` says whether
+    any of their actions reads the contact (only then is its snapshot taken)."""
+
+    steps: tuple[Step, ...]
+    reads: bool
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,10 @@ class TenantRuntime:
     # Parsed search expressions: a saved search or a page of results runs the same text
     # again and again; the runtime is rebuilt (and this emptied) when the config changes.
     _searches: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
+    # Firing plans by the rules that fired: a batch repeats a few combinations many times.
+    _firings: dict[tuple[tuple[int, ...], ...], Firing] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -110,6 +135,21 @@ class TenantRuntime:
                 keyed.append(((rule.priority, position, rule.order), ruleset, rule))
         keyed.sort(key=lambda item: item[0])
         return [(ruleset, rule) for _, ruleset, rule in keyed]
+
+    def firing(self, fired: tuple[tuple[int, ...], ...]) -> Firing:
+        """The plan for the rules that fired (rule orders, one tuple per ruleset)."""
+        plan = self._firings.get(fired)
+        if plan is None:
+            steps = tuple(
+                Step(ruleset, rule, f"{ruleset.pack}@{ruleset.version}:{rule.name}")
+                for ruleset, rule in self.ordered([list(orders) for orders in fired])
+            )
+            reads = any(a.spec.reads_contact for step in steps for a in step.rule.actions)
+            plan = Firing(steps, reads)
+            if len(self._firings) >= FIRING_CACHE_SIZE:
+                self._firings.clear()
+            self._firings[fired] = plan
+        return plan
 
     def colour(self, facet: str, value: str) -> str:
         overrides = self.settings.get("colours", {})
