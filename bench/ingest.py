@@ -153,10 +153,19 @@ def crmkit_ingest(
     return len(events) / elapsed, summary
 
 
-def raw_sqlite_limit(url: str, events: list[dict[str, Any]], n_contacts: int, batch: int) -> float:
+def raw_sqlite_limit(
+    url: str,
+    events: list[dict[str, Any]],
+    n_contacts: int,
+    batch: int,
+    contact_updates: bool = True,
+) -> float:
     """The database's own limit for the same work: each batch inserts the events rows
     crmkit writes and updates each event's contact row (score and version), through the
-    driver's executemany, one transaction per batch. No rules, no Python bookkeeping."""
+    driver's executemany, one transaction per batch. No rules, no Python bookkeeping.
+
+    Without ``contact_updates`` only the event rows are written: the floor under any
+    ingest that stores its events, whatever else it does."""
     import json
 
     crm = CRM(url)
@@ -196,10 +205,12 @@ def raw_sqlite_limit(url: str, events: list[dict[str, Any]], n_contacts: int, ba
                 " recorded_at, status, error, batch_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
-            conn.exec_driver_sql(
-                "UPDATE contacts SET score = score + ?, version = ? WHERE tenant_id = ? AND id = ?",
-                updates,
-            )
+            if contact_updates:
+                conn.exec_driver_sql(
+                    "UPDATE contacts SET score = score + ?, version = ?"
+                    " WHERE tenant_id = ? AND id = ?",
+                    updates,
+                )
     elapsed = time.perf_counter() - start
     crm.close()
     return len(events) / elapsed
@@ -302,6 +313,14 @@ def main() -> None:
             args.contacts,
             args.batch,
         )
+        rows_only = run(
+            raw_sqlite_limit,
+            f"sqlite:///{Path(folder) / 'rows.db'}",
+            events,
+            args.contacts,
+            args.batch,
+            False,
+        )
         latency = run(
             single_event_latency, f"sqlite:///{Path(folder) / 'latency.db'}", args.samples
         )
@@ -346,6 +365,10 @@ def main() -> None:
     print(
         f"{'raw SQLite limit (executemany)':<34}{raw:>12,.0f}{raw / bare:>9.2f}"
         "  the same event rows and contact updates, no rules"
+    )
+    print(
+        f"{'raw SQLite, event rows only':<34}{rows_only:>12,.0f}{rows_only / bare:>9.2f}"
+        "  the floor: storing the events and nothing else"
     )
     if pg_rate is not None:
         print(f"{'crmkit ingest, PostgreSQL':<34}{pg_rate:>12,.0f}{pg_rate / bare:>9.2f}")
