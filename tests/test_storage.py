@@ -142,3 +142,54 @@ def test_adding_a_pack_gives_existing_contacts_its_default_facets(crm: CRM) -> N
     assert tenant.get_contact(contact).facets == {"contact_type": "other"}
     with crm.db.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(ContactRow)) == 1
+
+
+def test_bulk_writes_keep_every_value_and_refuse_duplicates_as_a_whole(acme: Tenant) -> None:
+    """Batches of 20 rows or more go as one statement of arrays on PostgreSQL (executemany
+    on SQLite): JSON, times and text come back as they went in, and a key conflict is an
+    IntegrityError that leaves nothing of the batch behind."""
+    from datetime import datetime, timedelta
+
+    from crmkit.pipeline import EVENT_COLUMNS
+    from crmkit.storage.bulk import BulkWriter
+    from crmkit.storage.models import EventRow
+
+    contact = acme.add_contact({"first_name": "Bulk"}).id
+    with acme.crm.db.connect() as conn:
+        tenant_id = acme.runtime(conn).tenant_id
+    start = datetime(2026, 2, 1, 8, tzinfo=timezone.utc)
+    odd = ['quote " and \\ backslash', "emoji \U0001f600", "{braces},commas", "", None]
+    datas = [{"i": i, "v": odd[i % len(odd)], "nested": {"l": [1, None, "x"]}} for i in range(30)]
+    rows = [
+        (
+            tenant_id,
+            f"b{i}",
+            10_000 + i,
+            contact,
+            "bulk_kind",
+            data,
+            start + timedelta(seconds=i),
+            start,
+            "applied",
+            None if i % 2 else 'why, "so"',
+            10_000,
+        )
+        for i, data in enumerate(datas)
+    ]
+    with acme.crm.db.begin() as conn:
+        BulkWriter(conn).insert(EventRow, EVENT_COLUMNS, rows)
+    e = EventRow.__table__.c
+    with acme.crm.db.connect() as conn:
+        stored = conn.execute(
+            sa.select(e.id, e.data, e.occurred_at, e.error)
+            .where(e.kind == "bulk_kind")
+            .order_by(e.seq)
+        ).all()
+    assert [(r.id, r.data, r.occurred_at, r.error) for r in stored] == [
+        (row[1], row[5], row[6], row[9]) for row in rows
+    ]
+    clash = [(*row[:1], f"c{i}", *row[2:]) for i, row in enumerate(rows)] + [rows[0]]
+    with pytest.raises(sa.exc.IntegrityError), acme.crm.db.begin() as conn:
+        BulkWriter(conn).insert(EventRow, EVENT_COLUMNS, clash)
+    with acme.crm.db.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).where(e.id.like("c%"))) == 0

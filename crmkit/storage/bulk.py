@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Any, cast
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Connection, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 from crmkit.storage.types import UTCDateTime
@@ -67,6 +69,9 @@ class BulkWriter:
         table = _table(model)
         if not rows:
             return
+        if not self.sqlite and len(rows) >= UNNEST_FROM:
+            self._insert_unnest(table, columns, rows)
+            return
         converters = {i: f for i, c in enumerate(columns) if (f := self._converter(table, c))}
         if converters:
             # Column by column: map() over a column is cheaper than rebuilding each row.
@@ -74,26 +79,52 @@ class BulkWriter:
             for index, convert in converters.items():
                 cols[index] = tuple(map(convert, cols[index]))
             rows = list(zip(*cols, strict=True))
-        json_columns = any(isinstance(table.c[c].type, JSON) for c in columns)
-        if not self.sqlite and len(rows) >= UNNEST_FROM and not json_columns:
-            # One statement with an array per column: psycopg's executemany sends a
-            # statement per row, which dominated writing thousands of transitions. Not
-            # for JSON columns: dumping a jsonb[] array measured slower than executemany.
-            cols = list(zip(*rows, strict=True))
-            sql = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                f"SELECT * FROM {self._unnest(table, columns)}"
-            )
-            self.conn.exec_driver_sql(sql, tuple(list(col) for col in cols))
-            return
         marks = ", ".join([self.mark] * len(columns))
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
         self.conn.exec_driver_sql(sql, list(rows))
 
+    def _insert_unnest(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """PostgreSQL: one statement with an array per column. psycopg's executemany
+        sends a statement per row, which dominated writing thousands of events. JSON
+        values go as a text[] of orjson text cast to jsonb by the server: psycopg's
+        jsonb[] dumping measured slower than the row-by-row executemany."""
+        cols: list[Any] = [list(col) for col in zip(*rows, strict=True)]
+        types = []
+        select = []
+        for index, name in enumerate(columns):
+            if isinstance(table.c[name].type, JSON):
+                cols[index] = [_json_text(value) for value in cols[index]]
+                types.append("text")
+                select.append(f"{name}::jsonb")
+            else:
+                types.append(table.c[name].type.compile(dialect=self.conn.dialect))
+                select.append(name)
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT {', '.join(select)} FROM unnest({arrays}) AS v ({', '.join(columns)})"
+        )
+        self._send_arrays(sql, cols)
+
+    def _send_arrays(self, sql: str, arrays: Sequence[list[Any]]) -> None:
+        """Run ``sql`` with one array per ``%b`` placeholder, in psycopg's binary format:
+        text-format arrays are quoted element by element with a regular expression,
+        which measured as costly as the insert itself."""
+        driver = cast(psycopg.Connection[Any], self.conn.connection.driver_connection)
+        try:
+            with driver.cursor(binary=True) as cursor:
+                cursor.execute(sql, tuple(arrays))
+        except psycopg.Error as exc:
+            # As SQLAlchemy would raise it (IntegrityError...), for the callers that retry
+            # or report; the arrays are left out of the message.
+            raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
     def _unnest(self, table: Table, columns: Sequence[str]) -> str:
-        """``unnest(%s::T1[], %s::T2[], ...)``: one array parameter per column."""
+        """``unnest(%b::T1[], %b::T2[], ...)``: one array parameter per column."""
         types = [table.c[c].type.compile(dialect=self.conn.dialect) for c in columns]
-        return "unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
+        return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")"
 
     def update(
         self,
@@ -120,7 +151,7 @@ class BulkWriter:
             f"UPDATE {table.name} AS t SET {sets} FROM {self._unnest(table, names)} "
             f"AS v ({', '.join(names)}) WHERE {keys}"
         )
-        self.conn.exec_driver_sql(sql, tuple(list(col) for col in zip(*rows, strict=True)))
+        self._send_arrays(sql, [list(col) for col in zip(*rows, strict=True)])
 
     def delete(
         self,
