@@ -642,7 +642,7 @@ def transition_rows(
     values = _TRANSITION_VALUES
     for t in transitions:
         after: int | None = None
-        if t["cause_type"] != "rule" and t["event_id"] is None:  # made_by_hand(t), inlined
+        if made_by_hand(t):
             if mark is None:
                 mark = counters.current(conn, tenant_id, "event")
             after = mark

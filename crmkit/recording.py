@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crmkit.changes import Notice
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
-from crmkit.event_input import plain_event
+from crmkit.event_input import PlainEvent, plain_event
 from crmkit.pipeline import (
     ContactState,
     PendingEvent,
@@ -80,7 +80,9 @@ def _event_row(
     )
 
 
-def _pending(tenant: Tenant, event: EventIn, received: datetime | None = None) -> PendingEvent:
+def _pending(
+    tenant: Tenant, event: EventIn | PlainEvent, received: datetime | None = None
+) -> PendingEvent:
     """``received`` is the time given to events without one (default: now)."""
     return PendingEvent(
         id=event.id or uuid.uuid4().hex,
@@ -418,20 +420,12 @@ def _ingest(
         if not batch:
             # Events without a time get the time their batch was received.
             received = tenant.crm.clock()
-        plain = plain_event(item) if type(item) is dict else None
-        if plain is not None:
-            event = PendingEvent(
-                plain.id or uuid.uuid4().hex,
-                plain.contact,
-                plain.kind,
-                plain.data,
-                plain.at or received,
-            )
-        else:
+        checked: EventIn | PlainEvent | None = plain_event(item) if type(item) is dict else None
+        if checked is None:
             try:
                 if not isinstance(item, Mapping):
                     raise TypeError("not an object")
-                event_in = EventIn.model_validate(dict(item))
+                checked = EventIn.model_validate(dict(item))
             except (pydantic.ValidationError, TypeError) as exc:
                 from crmkit.tenant import validation_error
 
@@ -445,8 +439,7 @@ def _ingest(
                 if progress is not None:
                     progress(1)
                 continue
-            event = _pending(tenant, event_in, received)
-        batch.append(event)
+        batch.append(_pending(tenant, checked, received))
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -6,7 +6,7 @@ tenant's packs takes effect on its next event without a restart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +126,7 @@ class TenantRuntime:
             self._searches[text] = node
         return node
 
-    def ordered(self, fired: list[list[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
+    def ordered(self, fired: Sequence[Sequence[int]]) -> list[tuple[CompiledRuleset, CompiledRule]]:
         """Fired rules in application order: priority, then pack position, then file order."""
         keyed = []
         for position, (ruleset, orders) in enumerate(zip(self.rulesets, fired, strict=True)):
@@ -142,7 +142,7 @@ class TenantRuntime:
         if plan is None:
             steps = tuple(
                 Step(ruleset, rule, f"{ruleset.pack}@{ruleset.version}:{rule.name}")
-                for ruleset, rule in self.ordered([list(orders) for orders in fired])
+                for ruleset, rule in self.ordered(fired)
             )
             reads = any(a.spec.reads_contact for step in steps for a in step.rule.actions)
             plan = Firing(steps, reads)
