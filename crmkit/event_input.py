@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from crmkit.clock import as_utc
-from crmkit.schemas import EVENT_KIND_PATTERN, json_problem
+from crmkit.schemas import EVENT_ID_MAX, EVENT_KIND_MAX, EVENT_KIND_PATTERN, json_problem
 from crmkit.storage.types import INT64_MAX
 
 _KIND = re.compile(EVENT_KIND_PATTERN.removeprefix("^").removesuffix("$"))
@@ -42,7 +42,7 @@ def plain_event(item: Mapping[str, Any]) -> PlainEvent | None:
     kind = item.get("kind")
     if type(contact) is not int or not 0 < contact <= INT64_MAX:
         return None
-    if type(kind) is not str or len(kind) > 100 or _KIND.fullmatch(kind) is None:
+    if type(kind) is not str or len(kind) > EVENT_KIND_MAX or _KIND.fullmatch(kind) is None:
         return None
     data = item.get("data", {})
     if type(data) is not dict or json_problem(data) is not None:
@@ -50,7 +50,7 @@ def plain_event(item: Mapping[str, Any]) -> PlainEvent | None:
     event_id = item.get("id")
     if event_id is not None and (
         type(event_id) is not str
-        or not 0 < len(event_id) <= 200
+        or not 0 < len(event_id) <= EVENT_ID_MAX
         or event_id[0] not in _PLAIN_END
         or event_id[-1] not in _PLAIN_END
         or "\x00" in event_id

@@ -26,6 +26,8 @@ from crmkit.storage.types import INT64_MAX
 _NAME = Field(min_length=1, max_length=200)
 _AsGiven = Annotated[str, StringConstraints(strip_whitespace=False)]
 EVENT_KIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
+EVENT_KIND_MAX = 100
+EVENT_ID_MAX = 200
 
 
 def nul_problem(value: Any, path: str) -> str | None:
@@ -168,10 +170,10 @@ class EventIn(_In):
     """One event for a contact. ``id`` defaults to a random id; ``at`` to now."""
 
     contact: int = Field(gt=0, le=INT64_MAX)  # a larger id can name nothing
-    kind: str = Field(min_length=1, max_length=100, pattern=EVENT_KIND_PATTERN)
+    kind: str = Field(min_length=1, max_length=EVENT_KIND_MAX, pattern=EVENT_KIND_PATTERN)
     # Event data is the sender's JSON, kept as given: keys are not stripped like names.
     data: dict[_AsGiven, Any] = Field(default_factory=dict)
-    id: str | None = Field(default=None, min_length=1, max_length=200)
+    id: str | None = Field(default=None, min_length=1, max_length=EVENT_ID_MAX)
     at: datetime | None = None
 
     @field_validator("at")

@@ -20,12 +20,11 @@ from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
+from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.types import UTCDateTime
 
 # From this many rows on, PostgreSQL inserts go as one unnest() statement.
 UNNEST_FROM = 20
-# Values per SQLite IN list: under the 999-parameter cap of SQLite builds before 3.32.
-SQLITE_IN_LIST = 900
 
 
 def _json_text(value: Any) -> str:
@@ -87,26 +86,30 @@ class BulkWriter:
         self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         """PostgreSQL: one statement with an array per column. psycopg's executemany
-        sends a statement per row, which dominated writing thousands of events. JSON
-        values go as a text[] of orjson text cast to jsonb by the server: psycopg's
-        jsonb[] dumping measured slower than the row-by-row executemany."""
-        cols: list[Any] = [list(col) for col in zip(*rows, strict=True)]
-        types = []
-        select = []
-        for index, name in enumerate(columns):
-            if isinstance(table.c[name].type, JSON):
-                cols[index] = [_json_text(value) for value in cols[index]]
-                types.append("text")
-                select.append(f"{name}::jsonb")
-            else:
-                types.append(table.c[name].type.compile(dialect=self.conn.dialect))
-                select.append(name)
-        arrays = ", ".join(f"%b::{t}[]" for t in types)
+        sends a statement per row, which dominated writing thousands of events."""
+        unnest, arrays = self._unnest(table, columns, rows)
+        values = ", ".join(_value(table, name, "") for name in columns)
         sql = (
             f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT {', '.join(select)} FROM unnest({arrays}) AS v ({', '.join(columns)})"
+            f"SELECT {values} FROM {unnest} AS v ({', '.join(columns)})"
         )
-        self._send_arrays(sql, cols)
+        self._send_arrays(sql, arrays)
+
+    def _unnest(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> tuple[str, list[list[Any]]]:
+        """``unnest(%b::T1[], %b::T2[], ...)`` and its arrays, one per column. JSON
+        values go as a text[] of orjson text for :func:`_value` to cast: psycopg's
+        jsonb[] dumping measured slower than the row-by-row executemany."""
+        arrays: list[list[Any]] = [list(col) for col in zip(*rows, strict=True)]
+        types = []
+        for index, name in enumerate(columns):
+            if isinstance(table.c[name].type, JSON):
+                arrays[index] = [_json_text(value) for value in arrays[index]]
+                types.append("text")
+            else:
+                types.append(table.c[name].type.compile(dialect=self.conn.dialect))
+        return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")", arrays
 
     def _send_arrays(self, sql: str, arrays: Sequence[list[Any]]) -> None:
         """Run ``sql`` with one array per ``%b`` placeholder, in psycopg's binary format:
@@ -120,11 +123,6 @@ class BulkWriter:
             # As SQLAlchemy would raise it (IntegrityError...), for the callers that retry
             # or report; the arrays are left out of the message.
             raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
-
-    def _unnest(self, table: Table, columns: Sequence[str]) -> str:
-        """``unnest(%b::T1[], %b::T2[], ...)``: one array parameter per column."""
-        types = [table.c[c].type.compile(dialect=self.conn.dialect) for c in columns]
-        return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")"
 
     def update(
         self,
@@ -145,13 +143,14 @@ class BulkWriter:
         # PostgreSQL: one statement joining the new values unnested from one array per
         # column, instead of one round of planning and execution per row.
         names = [*set_columns, *key_columns]
-        sets = ", ".join(f"{c} = v.{c}" for c in set_columns)
+        unnest, arrays = self._unnest(table, names, rows)
+        sets = ", ".join(f"{c} = {_value(table, c, 'v.')}" for c in set_columns)
         keys = " AND ".join(f"t.{c} = v.{c}" for c in key_columns)
         sql = (
-            f"UPDATE {table.name} AS t SET {sets} FROM {self._unnest(table, names)} "
+            f"UPDATE {table.name} AS t SET {sets} FROM {unnest} "
             f"AS v ({', '.join(names)}) WHERE {keys}"
         )
-        self._send_arrays(sql, [list(col) for col in zip(*rows, strict=True)])
+        self._send_arrays(sql, arrays)
 
     def delete(
         self,
@@ -185,12 +184,17 @@ def present(
         sql = f"SELECT {column} FROM {name} WHERE tenant_id = %s AND {column} = ANY(%s)"
         return {row[0] for row in conn.exec_driver_sql(sql, (tenant_id, list(values)))}
     found: set[Any] = set()
-    for start in range(0, len(values), SQLITE_IN_LIST):
-        part = tuple(values[start : start + SQLITE_IN_LIST])
+    for start in range(0, len(values), ROWS_PER_ROUND):
+        part = tuple(values[start : start + ROWS_PER_ROUND])
         marks = ",".join("?" * len(part))
         sql = f"SELECT {column} FROM {name} WHERE tenant_id = ? AND {column} IN ({marks})"
         found.update(row[0] for row in conn.exec_driver_sql(sql, (tenant_id, *part)))
     return found
+
+
+def _value(table: Table, name: str, prefix: str) -> str:
+    """A column's value taken from an unnest() row: JSON arrives as text (see _unnest)."""
+    return f"{prefix}{name}::jsonb" if isinstance(table.c[name].type, JSON) else prefix + name
 
 
 def _table(model: type[DeclarativeBase]) -> Table:
