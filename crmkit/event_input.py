@@ -10,13 +10,21 @@ not, goes through the model, which also words the errors.
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from crmkit.clock import as_utc
-from crmkit.schemas import EVENT_ID_MAX, EVENT_KIND_MAX, EVENT_KIND_PATTERN, json_problem
+from crmkit.schemas import (
+    EVENT_ID_MAX,
+    EVENT_KIND_MAX,
+    EVENT_KIND_PATTERN,
+    json_problem,
+    nul_problem,
+)
 from crmkit.storage.types import INT64_MAX
 
 _KIND = re.compile(EVENT_KIND_PATTERN.removeprefix("^").removesuffix("$"))
@@ -53,7 +61,7 @@ def plain_event(item: Mapping[str, Any]) -> PlainEvent | None:
         or not 0 < len(event_id) <= EVENT_ID_MAX
         or event_id[0] not in _PLAIN_END
         or event_id[-1] not in _PLAIN_END
-        or "\x00" in event_id
+        or nul_problem(event_id, "id") is not None
     ):
         return None
     at = item.get("at")
@@ -62,3 +70,43 @@ def plain_event(item: Mapping[str, Any]) -> PlainEvent | None:
             return None
         at = as_utc(at)
     return PlainEvent(contact, kind, dict(data), event_id, at)
+
+
+def read_json(text: str) -> Any:
+    """Parse one JSON document; any way it can fail is a ValueError with a one-line
+    reason (not only malformed text: nesting too deep for the parser's recursion, and
+    integers too long for Python to convert)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("not JSON that can be read: nested too deeply") from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4,300 digits (sys.int_info).
+        raise ValueError("not JSON that can be read: a number has too many digits") from None
+
+
+def read_json_lines(lines: Iterable[bytes]) -> Iterator[Any]:
+    """The items of a JSON Lines file given as its raw lines (blank lines skipped).
+
+    A line that cannot be read (not UTF-8, not JSON, too deep, a number too long) is
+    yielded as a ValueError naming its line, for ingest to count as a failed item; the
+    lines after it are read as usual.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield ValueError(
+                f"line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})"
+            )
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield read_json(line)
+        except ValueError as exc:
+            yield ValueError(f"line {number}: {exc}")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from crmkit.changes import Notice
+from crmkit.changes import ChangeContext, Notice
 from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
 from crmkit.event_input import PlainEvent, plain_event
 from crmkit.pipeline import (
@@ -37,9 +37,73 @@ from crmkit.storage.scope import TenantScope
 from crmkit.storage.writers import is_retryable, retrying
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from crmkit.facets import CauseType
+    from crmkit.rules.actions import Change
+    from crmkit.runtime import TenantRuntime
     from crmkit.tenant import Tenant
 
 MAX_REPORTED_ERRORS = 100
+
+
+class _NeedsOrder(BaseException):
+    """A ``crmkit_on_changes`` hook asked for the database during a batch.
+
+    A batch matches events in waves (each contact's events in order, contacts side by
+    side) and writes once at its end, so a hook reading or writing the database in the
+    middle of it would see, or change, a state that no one-by-one recording ever has.
+    Such a batch is rolled back and recorded one event at a time instead. A
+    BaseException, so that a hook's ``except Exception`` cannot swallow it.
+    """
+
+
+class _Untouchable:
+    """The connection a batch's hooks get: any use of it asks for the ordered path."""
+
+    def __init__(self, touched: list[bool]) -> None:
+        self._touched = touched
+
+    def __getattr__(self, name: str) -> Any:
+        self._touched[0] = True
+        raise _NeedsOrder(name)
+
+
+def _probe_hooks(
+    tenant: Tenant, runtime: TenantRuntime, scope: TenantScope, now: datetime
+) -> Callable[[list[dict[str, Any]], list[Notice]], None] | None:
+    """Calls ``crmkit_on_changes`` with one event's transitions, as recording that event
+    alone would, but raises :class:`_NeedsOrder` if the hook wants the database (its
+    connection, or ``apply``); None when no plugin listens. Notices the hooks queue
+    go to the ``outbox`` it is given."""
+    hook = tenant.crm.pm.hook.crmkit_on_changes
+    if not hook.get_hookimpls():
+        return None
+    touched = [False]
+
+    def refuse(
+        changes: Mapping[int, Sequence[Change]], cause: CauseType, like: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        touched[0] = True
+        raise _NeedsOrder("apply")
+
+    def call(transitions: list[dict[str, Any]], outbox: list[Notice]) -> None:
+        context = ChangeContext(
+            tenant=tenant.name,
+            runtime=runtime,
+            connection=cast("Connection", _Untouchable(touched)),
+            scope=scope,
+            now=now,
+            settings=dict(runtime.settings),
+            created=[],
+            _apply=refuse,
+            outbox=outbox,
+        )
+        hook(tenant=tenant.name, transitions=transitions, context=context)
+        if touched[0]:  # the hook caught what it was told
+            raise _NeedsOrder("connection")
+
+    return call
 
 
 @dataclass
@@ -202,14 +266,20 @@ def _states_for_batch(
 
     If the tenant's ``state`` counter still has the value this ingest left, nobody else
     wrote contact state and every carried state is current. Otherwise carried states are
-    reused only where the contact's stored version still equals the carried one.
+    reused only where the contact's stored version still equals the carried one, and
+    the carried states this batch does not need are dropped: the stamp taken below
+    vouches for every state left in the cache, so none may stay unchecked (a contact
+    changed by a ``crmkit_on_changes`` hook, skipped by one batch and needed by a later
+    one, was written from its stale state).
     """
     cache = carry.states
     stamp = counters.current(conn, scope.tenant_id, "state")
     cached = [cid for cid in wanted if cid in cache]
     stale = set(wanted) - set(cached)
-    if cached and stamp != carry.stamp:
-        versions = current_versions(conn, scope, cached)
+    if cache and stamp != carry.stamp:
+        if len(cache) > len(cached):
+            carry.states = cache = {cid: cache[cid] for cid in cached}
+        versions = current_versions(conn, scope, cached) if cached else {}
         stale.update(cid for cid in cached if versions.get(cid) != cache[cid].version)
     if stale:
         for cid in stale:
@@ -228,7 +298,9 @@ def _apply_batch(
 ) -> list[PendingEvent]:
     """Apply a batch in one transaction; return the events that were applied.
 
-    Raises (and rolls back) when any event's rules fail; the caller then drops ``carry``.
+    Raises (and rolls back) when any event's rules fail, or when a ``crmkit_on_changes``
+    hook needs the database mid-batch (:class:`_NeedsOrder`); the caller then drops
+    ``carry`` and records the batch one event at a time.
     """
     crm = tenant.crm
     with crm.db.begin() as conn:
@@ -259,6 +331,14 @@ def _apply_batch(
                 _note(summary, f"event {event.id!r}: {reason}")
             dropped = {id(event) for event, _ in refused}
             fresh = [e for e in fresh if id(e) not in dropped]
+        hooks = _probe_hooks(tenant, runtime, scope, applier.now)
+        if hooks is not None:
+            # One call per event with its own transitions, in the order recording them
+            # one by one would make (and not once for the whole batch, which let a
+            # hook's changes land after the contact's later events).
+            for event in fresh:
+                if event.changes:
+                    hooks(event.changes, outbox)
         first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
         rows = [
             _event_row(e, first + i, applier.now, "applied", None, first)
@@ -271,7 +351,6 @@ def _apply_batch(
             states.values(),
             applier.transitions,
             rows,
-            after=tenant.after_changes(runtime, outbox),
         )
         if stamp is not None:
             # Another writer got in between if the counter moved by more than our write.
@@ -375,7 +454,9 @@ def _ingest(
 
         try:
             applied = retrying(attempt)
-        except (ActionError, PolicyError):
+        except (ActionError, PolicyError, _NeedsOrder):
+            # A failing rule is stored on its own event; a hook that needs the database
+            # sees it as one-by-one recording leaves it: both take the ordered path.
             forget()
             applied = []
             for event in batch:

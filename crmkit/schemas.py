@@ -31,10 +31,13 @@ EVENT_ID_MAX = 200
 
 
 def nul_problem(value: Any, path: str) -> str | None:
-    """Where ``value`` (nested in lists and mappings, keys included) holds a NUL
-    character, which PostgreSQL stores in neither text nor JSON; None when it does not."""
+    """Where ``value`` (nested in lists and mappings, keys included) holds text that no
+    database stores: a NUL character (PostgreSQL keeps it in neither text nor JSON) or a
+    lone surrogate (not UTF-8, so neither driver can send it); None when it holds none."""
     if isinstance(value, str):
-        return f"{path} contains a NUL character (\\x00)" if "\x00" in value else None
+        if "\x00" in value:
+            return f"{path} contains a NUL character (\\x00)"
+        return None if value.isascii() else _surrogate_problem(value, path)
     if isinstance(value, dict):
         for key, item in value.items():
             found = nul_problem(key, f"{path} key {key!r}") or nul_problem(item, f"{path}.{key}")
@@ -45,6 +48,15 @@ def nul_problem(value: Any, path: str) -> str | None:
             found = nul_problem(item, f"{path}[{index}]")
             if found:
                 return found
+    return None
+
+
+def _surrogate_problem(value: str, path: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        return f"{path} contains a lone surrogate (\\u{code:04x}), which is not UTF-8"
     return None
 
 
@@ -65,31 +77,47 @@ class _In(BaseModel):
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
-def json_problem(value: Any, path: str = "data") -> str | None:
+# Deeper data is refused: no CRM event needs it, and walking it (here, in the drivers
+# and in orjson, whose own limit is 255) must stay far from Python's recursion limit.
+JSON_DEPTH_MAX = 64
+
+
+def json_problem(value: Any, path: str = "data", depth: int = 0) -> str | None:
     """Why ``value`` is not plain JSON that both databases store (objects with string
-    keys, arrays, strings without NUL characters, finite numbers, booleans, null), or
-    None when it is."""
+    keys, arrays, strings without NUL characters or lone surrogates, 64-bit integers,
+    finite numbers, booleans, null; at most ``JSON_DEPTH_MAX`` levels), or None when it
+    is."""
     kind = type(value)
     if kind is str:
         return nul_problem(value, path)
+    if kind is int:
+        if -INT64_MAX - 1 <= value <= INT64_MAX:
+            return None
+        return f"{path} is an integer beyond 64 bits"
     if kind in _PLAIN:
         return None
     if kind is float:
         return None if math.isfinite(value) else f"{path} is not a finite number"
+    if kind is dict or kind is list:
+        if depth >= JSON_DEPTH_MAX:
+            return f"{path} is nested deeper than {JSON_DEPTH_MAX} levels"
+        depth += 1
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
                 return f"{path} has a non-string key {key!r}"
-            if "\x00" in key:
-                return nul_problem(key, f"{path} key {key!r}")
-            if type(item) is str or type(item) not in _PLAIN:
-                found = json_problem(item, f"{path}.{key}")
+            if "\x00" in key or not key.isascii():
+                found = nul_problem(key, f"{path} key {key!r}")
+                if found:
+                    return found
+            if type(item) is str or type(item) not in _PLAIN or type(item) is int:
+                found = json_problem(item, f"{path}.{key}", depth)
                 if found:
                     return found
         return None
     if kind is list:
         for index, item in enumerate(value):
-            found = json_problem(item, f"{path}[{index}]")
+            found = json_problem(item, f"{path}[{index}]", depth)
             if found:
                 return found
         return None
@@ -176,6 +204,14 @@ class EventIn(_In):
     id: str | None = Field(default=None, min_length=1, max_length=EVENT_ID_MAX)
     at: datetime | None = None
 
+    @field_validator("contact", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # JSON's true is no contact id, though Python counts it as 1.
+        if isinstance(value, bool):
+            raise ValueError("a contact id is an integer, not true or false")
+        return value
+
     @field_validator("at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
@@ -189,8 +225,10 @@ class EventIn(_In):
         text is checked here."""
         if isinstance(values, dict):
             for name, value in values.items():
-                if type(value) is str and "\x00" in value:
-                    raise ValueError(nul_problem(value, str(name)))
+                if type(value) is str:
+                    problem = nul_problem(value, str(name))
+                    if problem:
+                        raise ValueError(problem)
         return values
 
     @field_validator("data")

@@ -30,6 +30,7 @@ from crmkit.cli.output import (
     facet_colours,
     print_json,
 )
+from crmkit.event_input import read_json, read_json_lines
 from crmkit.filters import build_filter
 from crmkit.schemas import ContactOut, TransitionOut
 from crmkit.storage.db import DEFAULT_URL
@@ -514,9 +515,9 @@ def event_record(
 ) -> None:
     """Record one event and print the changes the rules made."""
     try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as exc:
-        fail(f"--data is not JSON: {exc}")
+        payload = read_json(data)
+    except ValueError as exc:
+        fail(f"--data is {exc}")
     if not isinstance(payload, dict):
         fail("--data must be a JSON object")
     result = (
@@ -530,14 +531,8 @@ def event_record(
 
 
 def _read_jsonl(path: Path) -> Iterator[Any]:
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield ValueError(f"line {number}: not JSON ({exc.msg})")
+    with path.open("rb") as handle:
+        yield from read_json_lines(handle)
 
 
 @cli.command()
