@@ -14,6 +14,12 @@ class PluginError(CRMError):
     """A plugin could not be loaded or registered; the message names the plugin."""
 
 
+class BusyError(CRMError):
+    """Another writer held the database's write lock longer than crmkit waits for it
+    (``CRMKIT_LOCK_TIMEOUT`` seconds); nothing was changed, and the same call may
+    succeed when tried again."""
+
+
 class ConfigError(CRMError):
     """A tenant, pack or setting is misconfigured."""
 

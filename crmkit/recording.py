@@ -19,7 +19,14 @@ import pydantic
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crmkit.changes import ChangeContext, Notice
-from crmkit.errors import ActionError, CRMError, DuplicateEventError, NotFoundError, PolicyError
+from crmkit.errors import (
+    ActionError,
+    BusyError,
+    CRMError,
+    DuplicateEventError,
+    NotFoundError,
+    PolicyError,
+)
 from crmkit.event_input import PlainEvent, plain_event
 from crmkit.pipeline import (
     ContactState,
@@ -447,7 +454,7 @@ def _ingest(
         def attempt() -> list[PendingEvent]:
             try:
                 return _apply_batch(tenant, batch, summary, carry, outbox)
-            except DBAPIError as exc:
+            except (DBAPIError, BusyError) as exc:
                 if is_retryable(exc):
                     forget()
                 raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 from alembic import command
@@ -9,10 +11,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 
-from crmkit.errors import ConfigError, ValidationError
+from crmkit.errors import BusyError, ConfigError, ValidationError
 from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
@@ -27,14 +29,62 @@ def normalize_url(url: str) -> str:
     return url
 
 
+LOCK_TIMEOUT_ENV = "CRMKIT_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10.0
+# A tick or an import can hold a tenant's write lock for a while; past this long a
+# waiting writer gives up with BusyError instead of waiting without end.
+LOCK_TIMEOUT_MAX = 3600.0
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for another's write lock (``CRMKIT_LOCK_TIMEOUT``, an
+    operator's setting: default 10)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= LOCK_TIMEOUT_MAX:  # NaN fails this too
+        raise ConfigError(
+            f"{LOCK_TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to {LOCK_TIMEOUT_MAX:g}"
+        )
+    return seconds
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; NORMAL sync is durable at commit under WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
     cursor.close()
+
+
+def _postgres_lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+    # Bounds waits for the tenant's advisory lock (and any row lock) the same way.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(lock_timeout() * 1000)}")
+    dbapi_connection.commit()
+
+
+def _busy(context: ExceptionContext) -> None:
+    """Turn "the lock was held past the timeout" into :class:`BusyError`, one line that
+    says what happened and that nothing changed (instead of a driver's traceback)."""
+    orig = context.original_exception
+    locked = (
+        getattr(orig, "sqlstate", None) == "55P03"
+        if context.engine is not None and context.engine.dialect.name == "postgresql"
+        else "database is locked" in str(orig)
+    )
+    if locked:
+        raise BusyError(
+            f"the database is busy: another writer (a tick, an import or an ingest?) "
+            f"held its write lock for more than {lock_timeout():g} s; nothing was changed, "
+            f"try again (or raise {LOCK_TIMEOUT_ENV})"
+        ) from context.sqlalchemy_exception
 
 
 def _refuse_unstorable(
@@ -72,9 +122,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise ConfigError(
             f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
         )
+    lock_timeout()  # a bad CRMKIT_LOCK_TIMEOUT is reported here, not at first use
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "connect", _postgres_lock_timeout)
+    event.listen(engine, "handle_error", _busy)
     event.listen(engine, "before_cursor_execute", _refuse_unstorable)
     return engine
 
@@ -104,6 +158,7 @@ __all__ = [
     "DEFAULT_URL",
     "current_revision",
     "head_revision",
+    "lock_timeout",
     "make_engine",
     "normalize_url",
     "upgrade",

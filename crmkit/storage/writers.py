@@ -27,6 +27,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, text, update
 from sqlalchemy.exc import DBAPIError
 
+from crmkit.errors import BusyError
 from crmkit.storage.models import TenantRow
 
 T = TypeVar("T")
@@ -49,6 +50,8 @@ def lock_tenant(conn: Connection, tenant_id: int) -> None:
 
 def is_retryable(exc: BaseException) -> bool:
     """Whether the database asked for the transaction to be run again."""
+    if isinstance(exc, BusyError):
+        return True
     if not isinstance(exc, DBAPIError) or exc.orig is None:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -67,7 +70,7 @@ def retrying(work: Callable[[], T], attempts: int = DEFAULT_ATTEMPTS) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return work()
-        except DBAPIError as exc:
+        except (DBAPIError, BusyError) as exc:
             if attempt == attempts or not is_retryable(exc):
                 raise
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
