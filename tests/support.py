@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
-from crmkit import hookimpl
+from crmkit import CRM, hookimpl
 from crmkit.clock import MovableClock
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
@@ -96,3 +97,51 @@ class PackPlugin:
                     facets=tuple(f.name for f in self.facets),
                 )
             )
+
+
+ALL_PACKS = ["17hats", "funnel", "contacts", "leadklozer", "clienttether"]
+# Kinds the first-party rulesets react to, and engagements (LeadKlozer's Smart Score).
+EVENT_KINDS = [
+    "lead_form_submitted",
+    "web_lead",
+    "quote_accepted",
+    "invoice_sent",
+    "lead_converted",
+    "estimate_requested",
+    "meeting_booked",
+    "email_sent",
+    "call_logged",
+]
+ENGAGEMENTS = [
+    {"channel": "email", "kind": "reply"},
+    {"channel": "web", "kind": "visit"},
+    {"channel": "sms", "kind": "text", "direction": "in"},
+    {"channel": "social", "kind": "like"},
+]
+_STATE_QUERIES = {
+    "contacts": "SELECT id, score, version FROM contacts WHERE tenant_id = :t ORDER BY id",
+    "facets": "SELECT contact_id, facet, value FROM contact_facets WHERE tenant_id = :t "
+    "ORDER BY contact_id, facet",
+    "tags": "SELECT contact_id, tag FROM contact_tags WHERE tenant_id = :t "
+    "ORDER BY contact_id, tag",
+    "events": "SELECT id, contact_id, kind, status, error FROM events WHERE tenant_id = :t "
+    "ORDER BY seq",
+    "transitions": "SELECT contact_id, version, target, name, old, new, cause_type, pack, rule, "
+    "event_id FROM transitions WHERE tenant_id = :t ORDER BY contact_id, version",
+    "actions": "SELECT contact_id, kind, status FROM scheduled_actions WHERE tenant_id = :t "
+    "ORDER BY id",
+}
+
+
+def events_state(crm: CRM, tenant: str) -> dict[str, list[tuple[object, ...]]]:
+    """Everything recording events changes in ``tenant`` (contacts, facets, tags, events
+    in order, transitions, scheduled actions), without tenant ids and write times: two
+    tenants given the same history compare equal."""
+    with crm.db.connect() as conn:
+        tenant_id = conn.execute(
+            sa.text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant}
+        ).scalar_one()
+        return {
+            name: [tuple(row) for row in conn.execute(sa.text(query), {"t": tenant_id})]
+            for name, query in _STATE_QUERIES.items()
+        }

@@ -10,31 +10,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import FrozenClock, PackPlugin, invoker, snapshot
+from support import (
+    ALL_PACKS,
+    ENGAGEMENTS,
+    EVENT_KINDS,
+    FrozenClock,
+    PackPlugin,
+    invoker,
+    snapshot,
+)
 
 from crmkit import CRM, Tenant
 from crmkit.errors import CRMError, ReplayError
 from crmkit.replay import replay
 from crmkit.storage.models import ContactRow, TransitionRow
-
-ALL_PACKS = ["17hats", "funnel", "contacts", "leadklozer", "clienttether"]
-EVENT_KINDS = [
-    "lead_form_submitted",
-    "web_lead",
-    "quote_accepted",
-    "invoice_sent",
-    "lead_converted",
-    "estimate_requested",
-    "meeting_booked",
-    "email_sent",
-    "call_logged",
-]
-ENGAGEMENTS = [
-    {"channel": "email", "kind": "reply"},
-    {"channel": "web", "kind": "visit"},
-    {"channel": "sms", "kind": "text", "direction": "in"},
-    {"channel": "social", "kind": "like"},
-]
 
 
 def busy_tenant(crm: CRM, clock: FrozenClock, tmp_path: Path, seed: int = 7) -> Tenant:

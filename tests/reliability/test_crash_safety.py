@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from support import events_state
 
 from crmkit import CRM
 
@@ -78,29 +79,6 @@ def stored_events(crm: CRM, tenant: str) -> int:
         )
 
 
-def state_of(crm: CRM, tenant: str) -> dict[str, Any]:
-    """Everything an ingest changes, without the times it was written at."""
-    queries = {
-        "contacts": "SELECT id, score, version FROM contacts WHERE tenant_id = :t ORDER BY id",
-        "facets": "SELECT contact_id, facet, value FROM contact_facets WHERE tenant_id = :t "
-        "ORDER BY contact_id, facet",
-        "tags": "SELECT contact_id, tag FROM contact_tags WHERE tenant_id = :t "
-        "ORDER BY contact_id, tag",
-        "events": "SELECT id, contact_id, kind, status FROM events WHERE tenant_id = :t "
-        "ORDER BY seq",
-        "transitions": "SELECT contact_id, version, target, name, old, new, rule, event_id "
-        "FROM transitions WHERE tenant_id = :t ORDER BY contact_id, version",
-    }
-    with crm.db.connect() as conn:
-        tenant_id = conn.execute(
-            sa.text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant}
-        ).scalar_one()
-        return {
-            name: [tuple(row) for row in conn.execute(sa.text(query), {"t": tenant_id})]
-            for name, query in queries.items()
-        }
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_an_ingest_killed_mid_run_and_restarted_equals_an_uninterrupted_one(
     db_url: str, tmp_path: Path
@@ -142,5 +120,5 @@ def test_an_ingest_killed_mid_run_and_restarted_equals_an_uninterrupted_one(
     skipped = int(out.split(" applied, ")[1].split(" skipped")[0])
     assert skipped >= kills[-1] - 3 * BATCH  # what was stored before is not applied again
 
-    assert state_of(crm, "crashy") == state_of(crm, "steady")
+    assert events_state(crm, "crashy") == events_state(crm, "steady")
     crm.close()

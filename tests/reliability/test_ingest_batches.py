@@ -13,36 +13,18 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import ALL_PACKS, EVENT_KINDS, events_state
+from support import ENGAGEMENTS as SHARED_ENGAGEMENTS
 
 from crmkit import CRM, Tenant
 from crmkit.errors import CRMError
 
-ALL_PACKS = ["17hats", "funnel", "contacts", "leadklozer", "clienttether"]
 CONTACTS = 5
-KINDS = [
-    "lead_form_submitted",
-    "web_lead",
-    "quote_accepted",
-    "invoice_sent",
-    "invoice_paid",
-    "contract_signed",
-    "lead_converted",
-    "estimate_requested",
-    "meeting_booked",
-    "meeting_held",
-    "email_sent",
-    "call_logged",
-    "message_sent",
-]
-ENGAGEMENTS = [
-    {"channel": "email", "kind": "reply"},
-    {"channel": "web", "kind": "visit"},
-    {"channel": "sms", "kind": "text", "direction": "in"},
-    {"channel": "facebook", "kind": "comment"},
-]
+# Kinds beyond the shared list, so that every first-party ruleset has events to match.
+KINDS = [*EVENT_KINDS, "invoice_paid", "contract_signed", "meeting_held", "message_sent"]
+ENGAGEMENTS = [*SHARED_ENGAGEMENTS, {"channel": "facebook", "kind": "comment"}]
 BATCH_SIZES = [1, 2, 3, 5, 7, 11, 5000]
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -78,32 +60,6 @@ def as_items(history: list[tuple[int, tuple[str, dict[str, Any]]]]) -> list[dict
     ]
 
 
-def state_of(crm: CRM, tenant: Tenant) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything an event changes, without tenant ids and the times rows were written."""
-    queries = {
-        "contacts": "SELECT id, score, version FROM contacts WHERE tenant_id = :t ORDER BY id",
-        "facets": "SELECT contact_id, facet, value FROM contact_facets WHERE tenant_id = :t "
-        "ORDER BY contact_id, facet",
-        "tags": "SELECT contact_id, tag FROM contact_tags WHERE tenant_id = :t "
-        "ORDER BY contact_id, tag",
-        "events": "SELECT id, contact_id, kind, status, error FROM events "
-        "WHERE tenant_id = :t ORDER BY seq",
-        "transitions": "SELECT contact_id, version, target, name, old, new, cause_type, "
-        "pack, rule, event_id FROM transitions WHERE tenant_id = :t "
-        "ORDER BY contact_id, version",
-        "actions": "SELECT contact_id, kind, status FROM scheduled_actions "
-        "WHERE tenant_id = :t ORDER BY id",
-    }
-    with crm.db.connect() as conn:
-        tenant_id = conn.execute(
-            sa.text("SELECT id FROM tenants WHERE name = :n"), {"n": tenant.name}
-        ).scalar_one()
-        return {
-            name: [tuple(row) for row in conn.execute(sa.text(query), {"t": tenant_id})]
-            for name, query in queries.items()
-        }
-
-
 def one_by_one(tenant: Tenant, items: list[dict[str, Any]]) -> None:
     for item in items:
         # A failure is stored as a failed event, or (unknown contact) not stored: as
@@ -128,7 +84,7 @@ def test_three_events_that_crashed_batched_ingest_apply_as_one_by_one(crm: CRM) 
     batched.ingest(items[:2])
     summary = batched.ingest(items[2:], batch_size=1)
     assert (summary.applied, summary.failed) == (3, 0)
-    assert state_of(crm, batched) == state_of(crm, reference)
+    assert events_state(crm, batched.name) == events_state(crm, reference.name)
 
 
 @settings(
@@ -145,4 +101,4 @@ def test_any_batch_size_ends_where_one_by_one_does(
     one_by_one(reference, items)
     summary = batched.ingest(items, batch_size=batch_size)
     assert summary.total == len(items)
-    assert state_of(crm, batched) == state_of(crm, reference)
+    assert events_state(crm, batched.name) == events_state(crm, reference.name)
