@@ -478,13 +478,15 @@ def run_rules(
     events: Sequence[PendingEvent],
     states: Mapping[int, ContactState],
     permit: Permit | None = None,
+    after_event: Callable[[PendingEvent], None] | None = None,
 ) -> list[tuple[PendingEvent, str]]:
     """Run the tenant's rules for ``events`` and apply their changes to ``states``.
 
     Events are matched in waves in which each contact appears at most once, so an
     event always sees the changes of the contact's earlier events. ``permit`` is asked
     about each event on the state it arrives to; refused events are left out and
-    returned with their reasons.
+    returned with their reasons. ``after_event`` is called with each event whose rules
+    fired, once its changes are applied (before the contact's next event).
     """
     refused: list[tuple[PendingEvent, str]] = []
     if not events or (not runtime.rulesets and permit is None):
@@ -568,6 +570,8 @@ def run_rules(
                             ) from None
                         if transition is not None:
                             event.changes.append(transition)
+            if after_event is not None:
+                after_event(event)
     return refused
 
 
@@ -702,6 +706,11 @@ def persist(
     writer.update(ContactRow, ("score", "version"), ("tenant_id", "id"), contact_updates)
     writer.insert(TransitionRow, TRANSITION_ROW_COLUMNS, transition_rows(conn, tenant, transitions))
     if scheduled:
+        if len(events) > 1:
+            # Ids in the order of the events that scheduled them, as recording them one
+            # by one gives (states come by contact, not by event).
+            seq_of = {event[0]: event[1] for event in events}
+            scheduled.sort(key=lambda row: seq_of.get(row["event_id"], -1))
         first = counters.allocate(conn, tenant, "action", len(scheduled))
         conn.execute(
             scope.insert(ScheduledActionRow),

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from crmkit.changes import ChangeContext, Notice
+from crmkit.batch_hooks import BatchHooks, NeedsOrder
+from crmkit.changes import Notice
 from crmkit.errors import (
     ActionError,
     BusyError,
@@ -44,73 +45,9 @@ from crmkit.storage.scope import TenantScope
 from crmkit.storage.writers import is_retryable, retrying
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-    from crmkit.facets import CauseType
-    from crmkit.rules.actions import Change
-    from crmkit.runtime import TenantRuntime
     from crmkit.tenant import Tenant
 
 MAX_REPORTED_ERRORS = 100
-
-
-class _NeedsOrder(BaseException):
-    """A ``crmkit_on_changes`` hook asked for the database during a batch.
-
-    A batch matches events in waves (each contact's events in order, contacts side by
-    side) and writes once at its end, so a hook reading or writing the database in the
-    middle of it would see, or change, a state that no one-by-one recording ever has.
-    Such a batch is rolled back and recorded one event at a time instead. A
-    BaseException, so that a hook's ``except Exception`` cannot swallow it.
-    """
-
-
-class _Untouchable:
-    """The connection a batch's hooks get: any use of it asks for the ordered path."""
-
-    def __init__(self, touched: list[bool]) -> None:
-        self._touched = touched
-
-    def __getattr__(self, name: str) -> Any:
-        self._touched[0] = True
-        raise _NeedsOrder(name)
-
-
-def _probe_hooks(
-    tenant: Tenant, runtime: TenantRuntime, scope: TenantScope, now: datetime
-) -> Callable[[list[dict[str, Any]], list[Notice]], None] | None:
-    """Calls ``crmkit_on_changes`` with one event's transitions, as recording that event
-    alone would, but raises :class:`_NeedsOrder` if the hook wants the database (its
-    connection, or ``apply``); None when no plugin listens. Notices the hooks queue
-    go to the ``outbox`` it is given."""
-    hook = tenant.crm.pm.hook.crmkit_on_changes
-    if not hook.get_hookimpls():
-        return None
-    touched = [False]
-
-    def refuse(
-        changes: Mapping[int, Sequence[Change]], cause: CauseType, like: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        touched[0] = True
-        raise _NeedsOrder("apply")
-
-    def call(transitions: list[dict[str, Any]], outbox: list[Notice]) -> None:
-        context = ChangeContext(
-            tenant=tenant.name,
-            runtime=runtime,
-            connection=cast("Connection", _Untouchable(touched)),
-            scope=scope,
-            now=now,
-            settings=dict(runtime.settings),
-            created=[],
-            _apply=refuse,
-            outbox=outbox,
-        )
-        hook(tenant=tenant.name, transitions=transitions, context=context)
-        if touched[0]:  # the hook caught what it was told
-            raise _NeedsOrder("connection")
-
-    return call
 
 
 @dataclass
@@ -306,8 +243,8 @@ def _apply_batch(
     """Apply a batch in one transaction; return the events that were applied.
 
     Raises (and rolls back) when any event's rules fail, or when a ``crmkit_on_changes``
-    hook needs the database mid-batch (:class:`_NeedsOrder`); the caller then drops
-    ``carry`` and records the batch one event at a time.
+    hook needs the database mid-batch (:class:`~crmkit.batch_hooks.NeedsOrder`); the
+    caller then drops ``carry`` and records the batch one event at a time.
     """
     crm = tenant.crm
     with crm.db.begin() as conn:
@@ -329,8 +266,16 @@ def _apply_batch(
             _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
         fresh = [e for e in fresh if e.contact_id in states]
         applier = tenant.applier(runtime)
+        # crmkit_on_changes gets each event's transitions as it would one by one.
+        hooks = BatchHooks.listening(tenant, runtime, scope, applier, states, outbox)
         refused = run_rules(
-            runtime, crm.rules_engine, applier, fresh, states, tenant.permit_check()
+            runtime,
+            crm.rules_engine,
+            applier,
+            fresh,
+            states,
+            tenant.permit_check(),
+            hooks.after_event if hooks is not None else None,
         )
         if refused:
             summary.failed += len(refused)
@@ -338,14 +283,6 @@ def _apply_batch(
                 _note(summary, f"event {event.id!r}: {reason}")
             dropped = {id(event) for event, _ in refused}
             fresh = [e for e in fresh if id(e) not in dropped]
-        hooks = _probe_hooks(tenant, runtime, scope, applier.now)
-        if hooks is not None:
-            # One call per event with its own transitions, in the order recording them
-            # one by one would make (and not once for the whole batch, which let a
-            # hook's changes land after the contact's later events).
-            for event in fresh:
-                if event.changes:
-                    hooks(event.changes, outbox)
         first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
         rows = [
             _event_row(e, first + i, applier.now, "applied", None, first)
@@ -461,7 +398,7 @@ def _ingest(
 
         try:
             applied = retrying(attempt)
-        except (ActionError, PolicyError, _NeedsOrder):
+        except (ActionError, PolicyError, NeedsOrder):
             # A failing rule is stored on its own event; a hook that needs the database
             # sees it as one-by-one recording leaves it: both take the ordered path.
             forget()

@@ -40,10 +40,15 @@ histories = st.lists(an_event, min_size=1, max_size=40)
 tenant_names = (f"t{n}" for n in itertools.count())
 
 
-def new_tenant(crm: CRM) -> Tenant:
-    tenant = crm.configure_tenant(next(tenant_names), ALL_PACKS)
+def new_tenant(crm: CRM, company_first: bool = False) -> Tenant:
+    """A tenant of the five packs with contacts in two accounts (Company First moves an
+    account's contacts together: a hook changing contacts other than the event's)."""
+    tenant = crm.configure_tenant(next(tenant_names), ALL_PACKS, {"company_first": company_first})
     for n in range(CONTACTS):
-        tenant.add_contact({"first_name": f"C{n}", "email": f"c{n}@example.com"})
+        account = ["Initech", "Globex", None][n % 3]
+        tenant.add_contact(
+            {"first_name": f"C{n}", "email": f"c{n}@example.com", "account": account}
+        )
     return tenant
 
 
@@ -92,12 +97,15 @@ def test_three_events_that_crashed_batched_ingest_apply_as_one_by_one(crm: CRM) 
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(history=histories, batch_size=st.sampled_from(BATCH_SIZES))
+@given(history=histories, batch_size=st.sampled_from(BATCH_SIZES), company_first=st.booleans())
 def test_any_batch_size_ends_where_one_by_one_does(
-    crm: CRM, history: list[tuple[int, tuple[str, dict[str, Any]]]], batch_size: int
+    crm: CRM,
+    history: list[tuple[int, tuple[str, dict[str, Any]]]],
+    batch_size: int,
+    company_first: bool,
 ) -> None:
     items = as_items(history)
-    reference, batched = new_tenant(crm), new_tenant(crm)
+    reference, batched = new_tenant(crm, company_first), new_tenant(crm, company_first)
     one_by_one(reference, items)
     summary = batched.ingest(items, batch_size=batch_size)
     assert summary.total == len(items)
