@@ -10,9 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from crmkit.errors import BusyError, ConfigError, ValidationError
 from crmkit.storage.types import INT64_MAX
@@ -141,8 +141,86 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest migration."""
-    command.upgrade(_alembic_config(engine), "head")
+    """Create or upgrade the schema to the newest migration: all pending migrations in
+    one transaction (see migrations/env.py), so a failure or a crash changes nothing.
+
+    A failure is a :class:`ConfigError` of one line; when the tables do not match the
+    revision the database records (as an upgrade by an older, non-atomic crmkit could
+    leave them when interrupted), it names what does not match.
+    """
+    try:
+        start = current_revision(engine)
+    except DBAPIError as exc:
+        raise ConfigError(f"cannot open the database {engine.url!r}: {_first_line(exc)}") from None
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except DBAPIError as exc:
+        raise ConfigError(_upgrade_failure(engine, start, exc)) from None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+
+
+def _upgrade_failure(engine: Engine, start: str | None, exc: DBAPIError) -> str:
+    at = f"revision {start}" if start else "no crmkit revision"
+    reason = (
+        f"cannot upgrade the database from {at} to {head_revision(engine)}: "
+        f"{_first_line(exc)}; nothing was changed"
+    )
+    extra, missing = _mismatch(engine, start)
+    if not extra and not missing:
+        return reason
+    found = " and ".join(
+        f"{label} {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}"
+        for label, names in (("already has", extra), ("lacks", missing))
+        if names
+    )
+    return (
+        f"{reason}. It records {at} but {found}: an upgrade by an older crmkit, which "
+        "did not upgrade atomically, was interrupted part-way; restore the backup taken "
+        "before it"
+    )
+
+
+def _mismatch(engine: Engine, revision: str | None) -> tuple[list[str], list[str]]:
+    """The crmkit tables and columns the database has beyond ``revision``'s schema, and
+    those of it that it lacks. The expected schema is built in a scratch in-memory
+    database, only on this failure path."""
+    from crmkit.storage.models import Base
+
+    expected: dict[str, set[str]] = {}
+    if revision is not None:
+        scratch = make_engine("sqlite://")
+        try:
+            command.upgrade(_alembic_config(scratch), revision)
+            expected = _columns(scratch)
+        finally:
+            scratch.dispose()
+    known = set(Base.metadata.tables) | set(expected)
+    actual = {name: cols for name, cols in _columns(engine).items() if name in known}
+    return _difference(actual, expected), _difference(expected, actual)
+
+
+def _columns(engine: Engine) -> dict[str, set[str]]:
+    found = inspect(engine)
+    return {
+        name: {column["name"] for column in found.get_columns(name)}
+        for name in found.get_table_names()
+        if name != "alembic_version"
+    }
+
+
+def _difference(having: dict[str, set[str]], other: dict[str, set[str]]) -> list[str]:
+    """``table`` for the tables of ``having`` not in ``other``, ``table.column`` for
+    the columns of their shared tables not in ``other``."""
+    tables = sorted(set(having) - set(other))
+    columns = sorted(
+        f"{name}.{column}"
+        for name in set(having) & set(other)
+        for column in having[name] - other[name]
+    )
+    return [f"table {name}" for name in tables] + [f"column {name}" for name in columns]
 
 
 def current_revision(engine: Engine) -> str | None:
