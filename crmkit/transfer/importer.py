@@ -193,7 +193,7 @@ class _ImportRun:
         self.entry = journal.Run(
             id=0, status=journal.RUNNING, last_row=0, started_at=tenant.crm.clock()
         )
-        self.statistics = GrowthStatistics(tenant.crm.db.engine)
+        self.statistics = GrowthStatistics()
         known = set(runtime.fields)
         self.new_fields = [spec for spec in mapping.new_fields if spec.name not in known]
         self.summary = ImportSummary(
@@ -363,7 +363,6 @@ class _ImportRun:
                 self._advance(conn, rows, written)
         if self.options.dry_run:
             return
-        self.statistics.wrote(len(good))
         if written.created and self.tenant.crm.pm.hook.crmkit_on_contact_created.get_hookimpls():
             for contact in self.tenant.contacts_by_id(written.created):
                 self.tenant.crm.pm.hook.crmkit_on_contact_created(
@@ -469,7 +468,12 @@ class _ImportRun:
                 continue
             if row.groups:
                 groups.append((contact_id, row.groups))
-        update.write(conn, scope, tenant.after_changes(runtime, outbox, now=now))
+        update.write(
+            conn,
+            scope,
+            tenant.after_changes(runtime, outbox, now=now),
+            lambda: self.statistics.wrote(conn, len(rows)),
+        )
         joined = lookups.join_groups(conn, runtime, groups, now)
         summary = self.summary
         for number, (contact_id, created, changed) in outcome.items():
