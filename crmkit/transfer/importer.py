@@ -581,8 +581,9 @@ def _die_with_parent(parent: int) -> None:
 
     A worker blocks reading its next batch from a queue whose other end it holds too,
     so a parent killed with SIGKILL never wakes it: workers of a killed import were
-    still alive, at 100 MB each, minutes later. The kernel kills the worker with its
-    parent on Linux; elsewhere (or if prctl fails) a thread polls the parent's pid.
+    still alive, at 100 MB each, minutes later. On Linux the kernel kills the worker
+    with its parent; a thread polling the parent's pid covers other systems and a
+    failing prctl.
     """
     if sys.platform.startswith("linux"):
         try:

@@ -212,11 +212,48 @@ def test_the_workers_of_a_killed_import_end_with_it(tmp_path: Path) -> None:
         pytest.fail("the import finished before it was killed; make the file larger")
     children = descendants(run.pid)
     os.kill(run.pid, signal.SIGKILL)
-    run.communicate(timeout=60)
+    # wait(), not communicate(): a surviving worker would hold the output pipes open.
+    run.wait(timeout=60)
     survivors = alive(children)
     deadline = time.monotonic() + 5
     while survivors and time.monotonic() < deadline:
         time.sleep(0.1)
         survivors = alive(children)
+    for pipe in (run.stdout, run.stderr):
+        if pipe is not None:
+            pipe.close()
     assert not survivors, f"{len(survivors)} of {len(children)} children outlived the import"
     crm.close()
+
+
+WATCHED_CHILD = """
+import os, subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid())])
+print(grandchild.pid, flush=True)
+time.sleep(600)
+"""
+# Only the watchdog, without prctl: what guards the workers where prctl is missing.
+WATCHDOG = """
+import sys
+from crmkit.transfer.importer import _watch_parent
+print("watching", flush=True)
+_watch_parent(int(sys.argv[1]), 0.05)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_parent_watchdog_ends_a_worker_whose_parent_was_killed() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", WATCHED_CHILD, WATCHDOG], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    assert parent.stdout.readline().strip() == "watching"
+    assert alive({worker}) == {worker}
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=60)
+    parent.stdout.close()
+    deadline = time.monotonic() + 5
+    while alive({worker}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive({worker}), "the watched process outlived its parent"
