@@ -961,6 +961,7 @@ class Tenant:
         workers: int | None = 0,
         actor: str | None = None,
         progress: Callable[[int, float | None], None] | None = None,
+        again: bool = False,
     ) -> ImportSummary:
         """Import contacts from a CSV or XLSX file; see :mod:`crmkit.transfer.importer`.
 
@@ -970,6 +971,8 @@ class Tenant:
         summary. ``fire_rules`` records a ``contact_imported`` event per imported row.
         ``workers`` processes check rows in parallel (None: two for files over 8 MB);
         they are spawned, so a script that sets it needs ``if __name__ == "__main__":``.
+        The same import run again resumes where it stopped, or changes nothing if it
+        finished; ``again`` imports the file once more anyway.
         """
         from crmkit.transfer.importer import ImportOptions, import_file, prepare
 
@@ -990,6 +993,7 @@ class Tenant:
             batch_size=batch_size,
             workers=workers,
             actor=actor,
+            again=again,
         )
         with table:
             return import_file(self, table, columns, options, progress)

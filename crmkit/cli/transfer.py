@@ -58,6 +58,19 @@ def _print_preview(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
 
 
 def _print_summary(summary: ImportSummary) -> None:
+    if summary.already_imported:
+        console.print(
+            f"{summary.file} was imported this way before (import run {summary.run}): "
+            "nothing changed. Use --again to import it once more.",
+            highlight=False,
+        )
+        return
+    if summary.resumed_after_row:
+        console.print(
+            f"Resumed import run {summary.run} after row {summary.resumed_after_row:,}, "
+            "where an earlier run stopped; the counts include its rows.",
+            highlight=False,
+        )
     what = "would be" if summary.dry_run else ""
     console.print(
         f"{summary.rows} rows: {summary.created} {what} created, {summary.updated} {what} "
@@ -135,6 +148,12 @@ def register(cli: click.Group) -> None:
         type=click.IntRange(min=0),
         help="Processes that check rows [default: 2 for files over 8 MB, else 0].",
     )
+    @click.option(
+        "--again",
+        is_flag=True,
+        help="Import a file imported the same way before once more (rows without a "
+        "match are added again); without it a rerun resumes or changes nothing.",
+    )
     @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
     @JSON_OPTION
     @click.pass_context
@@ -153,6 +172,7 @@ def register(cli: click.Group) -> None:
         sheet: str | None,
         batch_size: int,
         workers: int | None,
+        again: bool,
         no_progress: bool,
         as_json: bool,
     ) -> None:
@@ -160,7 +180,8 @@ def register(cli: click.Group) -> None:
 
         Columns are mapped from their names unless --map or --mapping says otherwise.
         Bad rows go to the error report; the rest are imported. Exits with status 1
-        when any row failed.
+        when any row failed. Running the same import again resumes it after the last
+        row it wrote, or changes nothing once it finished (see --again).
         """
         from crmkit.transfer import importer
 
@@ -206,6 +227,7 @@ def register(cli: click.Group) -> None:
             errors_path=errors_file or default_errors_path(file),
             batch_size=batch_size,
             workers=workers,
+            again=again,
         )
         table, mapping, runtime = open_file()
         with (

@@ -502,3 +502,39 @@ class SmsOutboxRow(Base):
 
     def __repr__(self) -> str:
         return f"SmsOutboxRow({self.message_id!r}, to={self.to_number!r})"
+
+
+class ImportRunRow(Base):
+    """One run of a contact import, the journal that makes a rerun resume, not repeat.
+
+    ``checksum`` is the sha256 of the file's bytes and ``fingerprint`` that of how it
+    was read and mapped. Every batch moves ``last_row`` (the file row number, the header
+    being row 1) and the counts forward in the transaction that writes its contacts, so
+    they never disagree with what is stored. ``pending_events`` holds the
+    ``[contact, row, created]`` of the last batch whose ``contact_imported`` events may
+    not be recorded yet; their ids are deterministic, so recording them twice is a no-op.
+    ``status`` is ``running`` or ``done``.
+    """
+
+    __tablename__ = "import_runs"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    file: Mapped[str] = mapped_column(String(300))
+    checksum: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    last_row: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    created: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated: Mapped[int] = mapped_column(BigInteger, default=0)
+    skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending_events: Mapped[list[Any] | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index(None, "tenant_id", "checksum", "fingerprint"),)
+
+    def __repr__(self) -> str:
+        return f"ImportRunRow({self.id!r}, {self.file!r}, {self.status!r} at {self.last_row!r})"

@@ -5,15 +5,23 @@ tenant's contacts, checked against the facet policies, and written in one transa
 with a few executemany calls: a million rows stream through in bounded memory. A bad row
 never stops the import: it goes to the error report and the rest of its batch is
 written. A dry run does all of it inside one transaction that is rolled back.
+
+Every run is journaled (:mod:`crmkit.transfer.journal`): the same import run again
+resumes after the last committed row, or changes nothing once it finished, whatever the
+columns; ``again`` starts a new run on purpose.
 """
 
 from __future__ import annotations
 
+import csv
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,10 +40,11 @@ from crmkit.profile_values import PhoneCheck, add_custom_fields, line_type
 from crmkit.recording import young_gc_only
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
-from crmkit.transfer import lookups
+from crmkit.storage.statistics import GrowthStatistics
+from crmkit.transfer import journal, lookups
 from crmkit.transfer.files import Cell, TableFile, open_table
 from crmkit.transfer.mapping import ColumnMapping, build_mapping, read_mapping_file
-from crmkit.transfer.report import ErrorReport, ImportSummary
+from crmkit.transfer.report import ErrorReport, ImportSummary, RowError
 from crmkit.transfer.rows import CleanRow, RowCleaner, clean_batch
 from crmkit.transfer.updates import ContactUpdate, RowRefused
 
@@ -54,7 +63,8 @@ class ImportOptions:
     """How to import. ``match``: ``"auto"`` (email when a column maps to it), None or
     ``"none"``, ``email``, ``phone``, ``id`` or ``fields.NAME``. ``workers``: processes
     that clean rows (0: none; None: two for files over 8 MB). They are spawned, so a
-    script that asks for them needs the usual ``if __name__ == "__main__":`` guard."""
+    script that asks for them needs the usual ``if __name__ == "__main__":`` guard.
+    ``again``: import a file already imported the same way once more (a new run)."""
 
     match: str | None = "auto"
     dry_run: bool = False
@@ -63,6 +73,7 @@ class ImportOptions:
     batch_size: int = BATCH_SIZE
     workers: int | None = 0
     actor: str | None = None
+    again: bool = False
 
 
 def resolve_match(match: str | None, mapping: ColumnMapping, runtime: TenantRuntime) -> str | None:
@@ -178,8 +189,11 @@ class _ImportRun:
         self.progress = progress
         self.cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), match)
         self.cause = Cause("import", actor=options.actor or table.path.name)
-        self.report = ErrorReport(options.errors_path)
-        self.run_id = uuid.uuid4().hex[:12]
+        self.tenant_id = runtime.tenant_id
+        self.entry = journal.Run(
+            id=0, status=journal.RUNNING, last_row=0, started_at=tenant.crm.clock()
+        )
+        self.statistics = GrowthStatistics()
         known = set(runtime.fields)
         self.new_fields = [spec for spec in mapping.new_fields if spec.name not in known]
         self.summary = ImportSummary(
@@ -202,17 +216,30 @@ class _ImportRun:
     # ------------------------------------------------------------ the run
     def run(self) -> ImportSummary:
         started = time.perf_counter()
+        self._open_journal()
+        if self.entry.done:
+            return self._already_imported(started)
+        earlier = self._earlier_errors()
+        self.report = ErrorReport(self.options.errors_path)
         try:
+            for error in earlier:
+                self.report.add(error.row, error.column, error.value, error.reason)
             with ExitStack() as stack:
                 dry_conn = None
                 if self.options.dry_run:
                     dry_conn = stack.enter_context(self.tenant.crm.db.connect())
                     stack.enter_context(_rolled_back(dry_conn))
+                elif self.entry.pending_events:
+                    # Rows the crashed run wrote whose events may not be recorded yet.
+                    self._fire(self.entry.pending_events)
                 for batch in self._cleaned():
                     self._batch(batch, dry_conn)
                     self.summary.seconds = time.perf_counter() - started
                     if self.progress is not None:
                         self.progress(len(batch), self.table.fraction())
+            if self.entry.id and not self.options.dry_run:
+                with self.tenant.crm.db.begin() as conn:
+                    journal.finish(conn, self.tenant_id, self.entry, self.tenant.crm.clock())
         finally:
             self.report.close()
         self.summary.seconds = time.perf_counter() - started
@@ -221,9 +248,58 @@ class _ImportRun:
             self.summary.errors_file = str(self.options.errors_path)
         return self.summary
 
+    # ------------------------------------------------------------ the journal
+    def _open_journal(self) -> None:
+        """Find the run this import continues. A new run is journaled with the first
+        batch that writes a contact: an import that changes nothing leaves no trace."""
+        self.checksum = journal.file_checksum(self.table.path)
+        self.fingerprint = journal.fingerprint(self.table, self.mapping, self.match)
+        if not self.options.again:
+            with self.tenant.crm.db.connect() as conn:
+                found = journal.latest(conn, self.tenant_id, self.checksum, self.fingerprint)
+            if found is not None:
+                self.entry = found
+        summary = self.summary
+        summary.run = self.entry.id or None
+        if self.entry.last_row and not self.entry.done:
+            summary.resumed_after_row = self.entry.last_row
+            for name, value in self.entry.counts.items():
+                setattr(summary, name, value)
+
+    def _already_imported(self, started: float) -> ImportSummary:
+        """A finished run of the same import: nothing is read or written again."""
+        summary = self.summary
+        summary.already_imported = True
+        summary.new_fields = []
+        summary.rows = summary.skipped = self.entry.counts["rows"]
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _earlier_errors(self) -> list[RowError]:
+        """The error report lines of the rows a resumed run committed, to carry into
+        this run's report (a line past the journal's last row is of a rolled-back
+        batch, and its row is read again)."""
+        path = self.options.errors_path
+        if not self.entry.last_row or path is None or not path.is_file():
+            return []
+        with path.open(encoding="utf-8", newline="") as f:
+            return [
+                RowError(
+                    row=int(line["row"]),
+                    column=line.get("column") or "",
+                    value=line.get("value") or "",
+                    reason=line.get("reason") or "",
+                )
+                for line in csv.DictReader(f)
+                if line.get("row", "").isdigit() and int(line["row"]) <= self.entry.last_row
+            ]
+
     def _raw_batches(self) -> Iterator[list[tuple[int, list[Cell]]]]:
         batch: list[tuple[int, list[Cell]]] = []
+        done = self.entry.last_row
         for item in self.table.rows():
+            if item[0] <= done:
+                continue
             batch.append(item)
             if len(batch) >= self.options.batch_size:
                 yield batch
@@ -244,7 +320,10 @@ class _ImportRun:
         # Spawned, not forked: the parent holds database connections and threads.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker, initargs=(self.cleaner, width)
+            workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self.cleaner, width, os.getpid()),
         ) as pool:
             pending: deque[Future[list[CleanRow]]] = deque()
             for raw in self._raw_batches():
@@ -276,7 +355,12 @@ class _ImportRun:
         with ExitStack() as stack:
             conn = dry_conn or stack.enter_context(self.tenant.crm.db.begin())
             written = self._write(conn, good, outbox)
-        self._report()
+            self._report()
+            if not self.options.dry_run:
+                # On disk before the commit: a resumed run keeps the lines up to the
+                # journal's last row and reads the rest again.
+                self.report.flush()
+                self._advance(conn, rows, written)
         if self.options.dry_run:
             return
         if written.created and self.tenant.crm.pm.hook.crmkit_on_contact_created.get_hookimpls():
@@ -288,6 +372,38 @@ class _ImportRun:
         if self.options.fire_rules and written.imported:
             self._fire(written.imported)
         gc.collect(1)
+
+    def _advance(self, conn: Connection, rows: list[CleanRow], written: _Written) -> None:
+        """Move the journal past the batch, in the batch's transaction (which holds the
+        tenant's write lock, taken by :meth:`_write`)."""
+        counts = {name: getattr(self.summary, name) for name in journal.COUNTS}
+        if not self.entry.id:
+            if not (counts["created"] or counts["updated"]):
+                return  # nothing written yet: a rerun reads these rows again
+            self._start_run(conn)
+        pending = written.imported if self.options.fire_rules else []
+        journal.advance(conn, self.tenant_id, self.entry, rows[-1].row, counts, pending)
+
+    def _start_run(self, conn: Connection) -> None:
+        if not self.options.again:
+            # Under the write lock: a run of the same import started meanwhile (by
+            # another process) would otherwise be repeated.
+            other = journal.latest(conn, self.tenant_id, self.checksum, self.fingerprint)
+            if other is not None:
+                raise ValidationError(
+                    f"{self.table.path.name}: the same import was started by another "
+                    f"process meanwhile (import run {other.id}); nothing of this batch "
+                    "was written, run it again to resume"
+                )
+        self.entry = journal.start(
+            conn,
+            self.tenant_id,
+            self.table.path.name,
+            self.checksum,
+            self.fingerprint,
+            self.tenant.crm.clock(),
+        )
+        self.summary.run = self.entry.id
 
     def _fail(self, row: CleanRow, errors: Sequence[tuple[str, str, str]] = ()) -> None:
         self.summary.failed += 1
@@ -352,7 +468,12 @@ class _ImportRun:
                 continue
             if row.groups:
                 groups.append((contact_id, row.groups))
-        update.write(conn, scope, tenant.after_changes(runtime, outbox, now=now))
+        update.write(
+            conn,
+            scope,
+            tenant.after_changes(runtime, outbox, now=now),
+            lambda: self.statistics.wrote(conn, len(rows)),
+        )
         joined = lookups.join_groups(conn, runtime, groups, now)
         summary = self.summary
         for number, (contact_id, created, changed) in outcome.items():
@@ -379,14 +500,15 @@ class _ImportRun:
     def _fire(self, imported: list[tuple[int, int, bool]]) -> None:
         events = [
             {
-                "id": f"import-{self.run_id}-{row}",
+                "id": journal.event_id(self.entry, row),
                 "contact": contact_id,
                 "kind": IMPORTED_EVENT,
                 "data": {"file": self.table.path.name, "row": row, "created": created},
             }
             for contact_id, row, created in imported
         ]
-        result = self.tenant.ingest(events)
+        # One transaction for the batch's events, as one batch of rows is one.
+        result = self.tenant.ingest(events, batch_size=max(1, len(events)))
         if self.summary.events is None:
             self.summary.events = result
             return
@@ -441,12 +563,46 @@ def _rolled_back(conn: Connection) -> Iterator[None]:
 
 
 _worker_cleaner: tuple[RowCleaner, int] | None = None
+# Linux's prctl option that signals a process when its parent dies.
+PR_SET_PDEATHSIG = 1
+# How often a worker checks that its parent is alive where prctl is not available.
+PARENT_CHECK_SECONDS = 1.0
 
 
-def _start_worker(cleaner: RowCleaner, width: int) -> None:
+def _start_worker(cleaner: RowCleaner, width: int, parent: int) -> None:
     global _worker_cleaner
+    _die_with_parent(parent)
     _worker_cleaner = (cleaner, width)
     gc.disable()  # short-lived batches; see crmkit.recording.young_gc_only
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the importing process ends, however it ends.
+
+    A worker blocks reading its next batch from a queue whose other end it holds too,
+    so a parent killed with SIGKILL never wakes it: workers of a killed import were
+    still alive, at 100 MB each, minutes later. On Linux the kernel kills the worker
+    with its parent; a thread polling the parent's pid covers other systems and a
+    failing prctl.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    # The parent may have died before prctl: the worker then belongs to another process.
+    if os.getppid() != parent:
+        os._exit(1)
+    watch = threading.Thread(target=_watch_parent, args=(parent,), daemon=True)
+    watch.start()
+
+
+def _watch_parent(parent: int, interval: float = PARENT_CHECK_SECONDS) -> None:
+    """Exit the process as soon as it is no longer ``parent``'s child."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _clean_in_worker(rows: list[tuple[int, list[Cell]]]) -> list[CleanRow]:

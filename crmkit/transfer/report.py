@@ -47,6 +47,11 @@ class ImportSummary(BaseModel):
     new_fields: list[str] = Field(default_factory=list)
     events: IngestSummary | None = None
     seconds: float = 0.0
+    # The import journal's run; the row an interrupted run had committed up to (the
+    # counts then include its rows); True when the same import had finished before.
+    run: int | None = None
+    resumed_after_row: int | None = None
+    already_imported: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -80,6 +85,11 @@ class ErrorReport:
             self._writer = csv.DictWriter(self._file, fieldnames=list(RowError.model_fields))
             self._writer.writeheader()
         self._writer.writerow(error.model_dump())
+
+    def flush(self) -> None:
+        """Hand the lines written so far to the OS: they survive the process."""
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:

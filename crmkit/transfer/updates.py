@@ -10,7 +10,7 @@ its contact is put back as it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -265,7 +265,11 @@ class ContactUpdate:
         conn: Connection,
         scope: TenantScope,
         after: AfterChanges | None,
+        contacts_written: Callable[[], None] | None = None,
     ) -> None:
+        """Write the batch; ``contacts_written`` runs once the contact rows are in,
+        before the rows that point at them
+        (see :class:`crmkit.storage.statistics.GrowthStatistics`)."""
         tenant_id = self.runtime.tenant_id
         # Where the new contacts stand among the tenant's events (for a replay).
         mark = counters.current(conn, tenant_id, "event") if self.new else None
@@ -292,6 +296,8 @@ class ContactUpdate:
             )
             state.written_version = state.version  # the insert holds it
         BulkWriter(conn).insert(ContactRow, CONTACT_INSERT_COLUMNS, rows)
+        if contacts_written is not None:
+            contacts_written()
         changed = sorted(self.profile_changed | self.sms_changed)
         if changed:
             statement = (
