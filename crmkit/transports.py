@@ -48,7 +48,8 @@ PLAIN_AUTH_ENV = "CRMKIT_SMTP_ALLOW_PLAIN_AUTH"
 DEADLINE_ENV = "CRMKIT_SMTP_DEADLINE"
 DEFAULT_PREFIXES = ("CRMKIT_SMTP_",)
 DEFAULT_DEADLINE = 30.0
-MAX_DEADLINE = 3600.0
+# Below crmkit.upcoming.LEASE (15 minutes), so a send still under way keeps its claim.
+MAX_DEADLINE = 600.0
 # Readable by no tenant whatever the operator's prefixes: they open the database or
 # would let a tenant read the policy that binds it.
 NEVER_READABLE = frozenset(

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 _A = ScheduledActionRow.__table__.c
 _M = MessageRow.__table__.c
-# Longer than any send takes (the SMTP transport's deadline is 30 s by default, plugin
-# transports are given the same), so a live tick's claim is never taken from it.
+# Longer than an SMTP send may take (its deadline is 30 s by default, at most 10
+# minutes), so a live tick's claim is not taken from it. Plugin transports have no
+# deadline crmkit can enforce: one that blocks longer than this may send twice.
 LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 3
 INTERRUPTED = "interrupted: the sending process stopped before the transport answered"

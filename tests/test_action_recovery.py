@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from support import FrozenClock, PackPlugin
 
 from crmkit import CRM, Tenant, hookimpl
+from crmkit.storage.models import ScheduledActionRow
 from crmkit.upcoming import INTERRUPTED, LEASE, MAX_ATTEMPTS
 
 UK_MOBILE = "07911 123456"
@@ -141,4 +143,30 @@ def test_a_message_killed_mid_send_by_hand_is_failed_once_its_lease_runs_out(
     clock.advance(seconds=LEASE.total_seconds() + 1)
     tenant.tick()
     assert [(m.status, m.error) for m in tenant.messages(mo.id)] == [("failed", INTERRUPTED)]
+    crm.close()
+
+
+def test_two_ticks_recovering_one_action_record_its_failure_once(
+    db_url: str, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from crmkit import upcoming
+
+    crm, tenant = _tenant(db_url, clock, tmp_path, KillingGateway(kills=MAX_ATTEMPTS))
+    mo = tenant.add_contact({"first_name": "Mo", "phone": UK_MOBILE})
+    tenant.schedule_action(mo.id, "text", "Welcome text", clock.now, body="hi")
+    with pytest.raises(Killed):
+        tenant.tick()
+    for _ in range(MAX_ATTEMPTS - 1):
+        _killed_tick(tenant, clock)
+    clock.advance(seconds=LEASE.total_seconds() + 60)
+    # Another tick read the stale claim, then this one gave up on it first.
+    a = ScheduledActionRow.__table__.c
+    with crm.db.connect() as conn:
+        read = conn.execute(sa.select(a).where(a.status == "running")).mappings().one()
+    assert tenant.tick().actions.failed == 1
+    late = upcoming.DueSummary()
+    upcoming._give_up(tenant, read, clock.now, late)
+    assert late.failed == 0 and late.errors == []
+    history = [h.what for h in tenant.profile(mo.id).history]
+    assert history.count("action_failed") == 1
     crm.close()
