@@ -25,7 +25,7 @@ from crmkit.storage import counters
 from crmkit.storage.models import ContactRow, MessageRow
 from crmkit.storage.scope import TenantScope
 from crmkit.templating import render_ref
-from crmkit.transports import mail_from, outbox_send, smtp_send
+from crmkit.transports import mail_from, outbox_send, smtp_credentials, smtp_send
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
@@ -152,6 +152,9 @@ def send(
     address = sendable(contact, channel)
     settings = tenant.settings()
     sender = mail_from(settings) if channel == "email" else None
+    if channel == "email":
+        # A login the operator's policy refuses is refused before the message is logged.
+        smtp_credentials(settings)
     subject, text = compose(
         tenant,
         contact,

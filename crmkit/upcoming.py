@@ -5,15 +5,24 @@ listed by due time, and carried out by ``crmkit tick`` once due (:func:`run_due`
 text or email is sent (through :mod:`crmkit.messaging`), any other action is marked
 done, and each is recorded as an ``action_done`` (or ``action_failed``) event, so rules
 can chain the next step of a plan.
+
+A tick claims an action (``running``) for a lease of :data:`LEASE`. A process killed
+while carrying it out leaves it ``running`` and its message ``sending``; the next
+carry-out after the lease has run out fails such messages as interrupted and puts the
+action back to ``pending``, up to :data:`MAX_ATTEMPTS` claims in all. After that the
+action fails and records ``action_failed``, so rules chained on it still fire. A
+message interrupted mid-send may have been delivered, so a retry can deliver twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
+from sqlalchemy import func as sa_func
 
 from crmkit.clock import as_utc
 from crmkit.default_actions import ACTION_KINDS
@@ -23,13 +32,20 @@ from crmkit.pipeline import Cause
 from crmkit.schemas import ActionOut
 from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND
-from crmkit.storage.models import ContactRow, ScheduledActionRow
+from crmkit.storage.models import ContactRow, MessageRow, ScheduledActionRow
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
 
 _A = ScheduledActionRow.__table__.c
+_M = MessageRow.__table__.c
+# Longer than an SMTP send may take (its deadline is 30 s by default, at most 10
+# minutes), so a live tick's claim is not taken from it. Plugin transports have no
+# deadline crmkit can enforce: one that blocks longer than this may send twice.
+LEASE = timedelta(minutes=15)
+MAX_ATTEMPTS = 3
+INTERRUPTED = "interrupted: the sending process stopped before the transport answered"
 
 
 class DueSummary(BaseModel):
@@ -173,20 +189,88 @@ def _close(
 
 
 def _claim(tenant: Tenant, action_id: int) -> bool:
-    """Mark a pending action running; False if another tick took it first."""
+    """Mark a pending action running, with a fresh lease; False if another tick took it
+    first."""
     with tenant.crm.db.begin() as conn:
         scope = TenantScope(tenant.write_runtime(conn).tenant_id)
         claimed = conn.execute(
             scope.update(ScheduledActionRow)
             .where(_A.id == action_id, _A.status == "pending")
-            .values(status="running")
+            .values(status="running", claimed_at=tenant.crm.clock(), attempts=_A.attempts + 1)
         )
         return bool(claimed.rowcount)
 
 
+def recover(tenant: Tenant, now: datetime, summary: DueSummary) -> None:
+    """Take back what a killed process left behind (see the module docs). Leases are
+    measured on the CRM's clock; ``now`` (the tick's time) dates what is closed."""
+    expired = tenant.crm.clock() - LEASE
+    _fail_stale_messages(tenant, expired)
+    with tenant.crm.db.connect() as conn:
+        scope = TenantScope(tenant.runtime(conn).tenant_id)
+        stale = (
+            conn.execute(
+                scope.select(_A.id, _A.contact_id, _A.kind, _A.title, _A.attempts, _A.claimed_at)
+                .where(_A.status == "running")
+                .where(_A.claimed_at.is_(None) | (_A.claimed_at <= expired))
+                .order_by(_A.id)
+            )
+            .mappings()
+            .all()
+        )
+    for row in stale:
+        if row["attempts"] < MAX_ATTEMPTS:
+            _release(tenant, row)
+        else:
+            _give_up(tenant, row, now, summary)
+
+
+def _fail_stale_messages(tenant: Tenant, expired: datetime) -> None:
+    with tenant.crm.db.begin() as conn:
+        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+        conn.execute(
+            scope.update(MessageRow)
+            .where(_M.status == "sending", _M.direction == "out", _M.at <= expired)
+            .values(status="failed", error=INTERRUPTED)
+        )
+
+
+def _unchanged(row: Any) -> Any:
+    """The claim ``row`` was read under: a second tick recovering too changes nothing."""
+    claimed = row["claimed_at"]
+    same_claim = _A.claimed_at.is_(None) if claimed is None else _A.claimed_at == claimed
+    return (_A.id == row["id"]) & (_A.status == "running") & same_claim
+
+
+def _release(tenant: Tenant, row: Any) -> None:
+    with tenant.crm.db.begin() as conn:
+        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+        conn.execute(
+            scope.update(ScheduledActionRow)
+            .where(_unchanged(row))
+            .values(status="pending", claimed_at=None)
+        )
+
+
+def _give_up(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> None:
+    error = f"interrupted {row['attempts']} times (its process stopped mid-run); not retried"
+    with tenant.crm.db.begin() as conn:
+        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+        message_id = conn.scalar(scope.select(sa_func.max(_M.id)).where(_M.action_id == row["id"]))
+        closed = conn.execute(
+            scope.update(ScheduledActionRow)
+            .where(_unchanged(row))
+            .values(status="failed", result=error, message_id=message_id, done_at=now)
+        )
+    if closed.rowcount:  # else another tick gave up on it first and recorded the event
+        _record(tenant, row, message_id, error, now, summary)
+
+
 def run_due(tenant: Tenant, now: datetime) -> DueSummary:
-    """Carry out every pending action due at ``now``, oldest first."""
+    """Carry out every pending action due at ``now``, oldest first, after taking back
+    the ones a killed process left running."""
     summary = DueSummary()
+    recover(tenant, now, summary)
     c = ContactRow.__table__.c
     while True:
         with tenant.crm.db.connect() as conn:
@@ -241,17 +325,33 @@ def _carry_out(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> 
             message_id = getattr(exc, "message_id", None)
     with tenant.crm.db.begin() as conn:
         _close(conn, tenant, action.id, "failed" if error else "done", error, message_id, now)
-    data: dict[str, Any] = {"action": action.id, "type": action.kind, "title": action.title}
+    _record(tenant, action.model_dump(), message_id, error, now, summary)
+
+
+def _record(
+    tenant: Tenant,
+    action: Mapping[str, Any],
+    message_id: int | None,
+    error: str | None,
+    now: datetime,
+    summary: DueSummary,
+) -> None:
+    """Count a closed action and record its ``action_done`` / ``action_failed`` event."""
+    data: dict[str, Any] = {
+        "action": action["id"],
+        "type": action["kind"],
+        "title": action["title"],
+    }
     if message_id is not None:
         data["message"] = message_id
     if error:
         data["error"] = error
         summary.failed += 1
-        summary.errors.append(f"action {action.id} (contact {action.contact_id}): {error}")
+        summary.errors.append(f"action {action['id']} (contact {action['contact_id']}): {error}")
     else:
         summary.done += 1
     kind = "action_failed" if error else "action_done"
     try:
-        tenant.record_event(action.contact_id, kind, data, id=f"action-{action.id}", at=now)
+        tenant.record_event(action["contact_id"], kind, data, id=f"action-{action['id']}", at=now)
     except CRMError as exc:
-        summary.errors.append(f"action {action.id}: its {kind} event failed: {exc}")
+        summary.errors.append(f"action {action['id']}: its {kind} event failed: {exc}")

@@ -4,7 +4,11 @@ the outbox or a transport plugin, `tick` carries out due actions and records eve
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -15,11 +19,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from slow_smtp import trickling_server
 from support import FrozenClock, PackPlugin, invoker, snapshot
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import ConfigError, DeliveryError, NotFoundError, PolicyError, ValidationError
 from crmkit.storage.models import SmsOutboxRow
+from crmkit.transports import DEADLINE_ENV, PLAIN_AUTH_ENV, PREFIXES_ENV
 
 UK_MOBILE = "07911 123456"
 UK_LANDLINE = "020 7183 8750"
@@ -349,3 +356,229 @@ def test_the_cli_sends_lists_and_schedules(
     assert "a reminder from" in json.loads(run("message", "list", "1", "--json"))[0]["body"]
     error = run("message", "text", "1", "--template", "clienttether:nope.j2", code=1)
     assert error.startswith("error: pack clienttether@1.0.0 has no template 'nope.j2'")
+
+
+# ---------------------------------------------------------------- the operator's SMTP policy
+
+
+class Logins:
+    """An aiosmtpd authenticator that accepts anyone and keeps what each client sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        self.seen.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=True)
+
+
+@pytest.fixture
+def operator_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The operator's defaults, whatever the environment the tests run in."""
+    for name in (PREFIXES_ENV, PLAIN_AUTH_ENV, DEADLINE_ENV, "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _auth_server(tls: ssl.SSLContext | None = None) -> tuple[Controller, Inbox, Logins]:
+    inbox, logins = Inbox(), Logins()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        authenticator=logins,
+        # A server that takes AUTH in clear: only the client can keep the password back.
+        auth_require_tls=tls is not None,
+        tls_context=tls,
+        require_starttls=tls is not None,
+    )
+    controller.start()
+    return controller, inbox, logins
+
+
+@pytest.fixture
+def plain_auth_smtp() -> Iterator[tuple[int, Inbox, Logins]]:
+    controller, inbox, logins = _auth_server()
+    try:
+        yield controller.port, inbox, logins
+    finally:
+        controller.stop()
+
+
+def _login_settings(port: int, variable: str) -> dict[str, Any]:
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "mail_from": "team@acme-homes.com",
+        "smtp_username": "team",
+        "smtp_password_env": variable,
+    }
+
+
+def test_auth_is_refused_over_a_plain_connection_unless_the_operator_allows_it(
+    crm: CRM, operator_env: pytest.MonkeyPatch, plain_auth_smtp: tuple[int, Inbox, Logins]
+) -> None:
+    port, inbox, logins = plain_auth_smtp
+    operator_env.setenv("CRMKIT_SMTP_PASSWORD", "s3cret")
+    tenant = crm.configure_tenant(
+        "t", ["clienttether"], _login_settings(port, "CRMKIT_SMTP_PASSWORD")
+    )
+    ada = tenant.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    before = snapshot(crm)
+    with pytest.raises(ConfigError, match="^setting smtp_username: AUTH without TLS is refused"):
+        tenant.send_email(ada.id, subject="Hi", body="x")
+    assert snapshot(crm) == before
+    assert (logins.seen, inbox.messages) == ([], [])
+    operator_env.setenv(PLAIN_AUTH_ENV, "1")
+    assert tenant.send_email(ada.id, subject="Hi", body="x").status == "sent"
+    assert logins.seen == [("team", "s3cret")] and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "variable, prefixes",
+    [
+        ("CRMKIT_DATABASE_URL", None),
+        ("CRMKIT_DATABASE_URL", "CRMKIT_"),  # an operator's prefix that covers it
+        ("CRMKIT_DATABASE_URL", "CRMKIT_DATABASE_URL"),
+        ("HOME", None),
+        ("CRMKIT_SMTP_PASSWORD", ","),  # empty prefixes allow nothing, not everything
+    ],
+)
+def test_a_tenant_cannot_send_the_database_url_or_other_variables_to_its_server(
+    crm: CRM,
+    db_url: str,
+    operator_env: pytest.MonkeyPatch,
+    plain_auth_smtp: tuple[int, Inbox, Logins],
+    variable: str,
+    prefixes: str | None,
+) -> None:
+    port, inbox, logins = plain_auth_smtp
+    operator_env.setenv(PLAIN_AUTH_ENV, "1")  # so only the variable's name is in question
+    operator_env.setenv("CRMKIT_DATABASE_URL", db_url)
+    operator_env.setenv("CRMKIT_SMTP_PASSWORD", "s3cret")
+    if prefixes is not None:
+        operator_env.setenv(PREFIXES_ENV, prefixes)
+    tenant = crm.configure_tenant("t", ["clienttether"], _login_settings(port, variable))
+    ada = tenant.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    before = snapshot(crm)
+    refused = f"^setting smtp_password_env: '{variable}' may not be read; the operator allows"
+    with pytest.raises(ConfigError, match=refused):
+        tenant.send_email(ada.id, subject="Hi", body="x")
+    assert snapshot(crm) == before
+    assert (logins.seen, inbox.messages) == ([], [])
+
+
+def test_an_email_action_refused_by_the_policy_fails_without_reaching_the_server(
+    crm: CRM,
+    db_url: str,
+    operator_env: pytest.MonkeyPatch,
+    plain_auth_smtp: tuple[int, Inbox, Logins],
+) -> None:
+    port, inbox, logins = plain_auth_smtp
+    operator_env.setenv("CRMKIT_DATABASE_URL", db_url)
+    tenant = crm.configure_tenant(
+        "t", ["clienttether"], _login_settings(port, "CRMKIT_DATABASE_URL")
+    )
+    ada = tenant.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    tenant.schedule_action(ada.id, "email", "Hello", crm.clock(), subject="Hi", body="x")
+    summary = tenant.tick()
+    assert summary.actions.failed == 1
+    assert "setting smtp_username: AUTH without TLS is refused" in summary.actions.errors[0]
+    operator_env.setenv(PLAIN_AUTH_ENV, "1")
+    tenant.schedule_action(ada.id, "email", "Again", crm.clock(), subject="Hi", body="x")
+    assert "'CRMKIT_DATABASE_URL' may not be read" in tenant.tick().actions.errors[0]
+    history = [h.what for h in tenant.profile(ada.id).history]
+    assert history == ["action_failed", "action_failed"]
+    assert (logins.seen, inbox.messages) == ([], [])
+
+
+def test_the_cli_refuses_to_read_the_database_url_in_one_line(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, plain_auth_smtp: tuple[int, Inbox, Logins]
+) -> None:
+    port, inbox, logins = plain_auth_smtp
+    run = invoker(db_url, monkeypatch, "ct")  # sets CRMKIT_DATABASE_URL, as an operator does
+    monkeypatch.setenv(PLAIN_AUTH_ENV, "1")
+    monkeypatch.delenv(PREFIXES_ENV, raising=False)
+    settings = _login_settings(port, "CRMKIT_DATABASE_URL")
+    run("init", "--packs", "clienttether", *(f"--setting={k}={v}" for k, v in settings.items()))
+    run("contact", "add", "--first-name", "Mo", "--email", "mo@example.com")
+    error = run("message", "email", "1", "--subject", "Hello", "--body", "there", code=1)
+    assert error.startswith("error: setting smtp_password_env: 'CRMKIT_DATABASE_URL' may not")
+    assert len(error.strip().splitlines()) == 1 and db_url not in error
+    assert (logins.seen, inbox.messages) == ([], [])
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the STARTTLS server")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_auth_goes_over_starttls_to_a_verified_server_only(
+    crm: CRM, tmp_path: Path, operator_env: pytest.MonkeyPatch
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    controller, inbox, logins = _auth_server(tls)
+    try:
+        operator_env.setenv("CRMKIT_SMTP_PASSWORD", "s3cret")
+        settings = _login_settings(controller.port, "CRMKIT_SMTP_PASSWORD")
+        tenant = crm.configure_tenant("t", ["clienttether"], {**settings, "smtp_starttls": True})
+        ada = tenant.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+        # A certificate nobody vouches for could be anyone's in between: no password.
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            tenant.send_email(ada.id, subject="Hi", body="x")
+        assert logins.seen == []
+        operator_env.setenv("SSL_CERT_FILE", str(cert))
+        assert tenant.send_email(ada.id, subject="Hi", body="x").status == "sent"
+        assert logins.seen == [("team", "s3cret")] and len(inbox.messages) == 1
+    finally:
+        controller.stop()
+
+
+# ---------------------------------------------------------------- one deadline per send
+
+
+def test_a_trickling_smtp_server_fails_the_send_within_the_deadline(
+    ct: Tenant, operator_env: pytest.MonkeyPatch
+) -> None:
+    operator_env.setenv(DEADLINE_ENV, "2")
+    ada = ct.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    with trickling_server(interval=1.0, limit=30.0) as server:
+        ct.update_settings({"smtp_port": server.port})
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="did not finish within the 2 s deadline"):
+            ct.send_email(ada.id, subject="Hi", body="x")
+        took = time.monotonic() - started
+        assert server.connections == 1
+    assert took < 2 + 2.5, f"the send took {took:.1f} s"
+    failed = ct.messages(ada.id)[0]
+    assert failed.status == "failed"
+    assert failed.error == (
+        f"TimeoutError: the SMTP server 127.0.0.1:{server.port} did not finish within "
+        f"the 2 s deadline ({DEADLINE_ENV})"
+    )
+
+
+def test_a_bad_deadline_is_refused_before_anything_is_written(
+    ct: Tenant, crm: CRM, operator_env: pytest.MonkeyPatch
+) -> None:
+    ada = ct.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    before = snapshot(crm)
+    for bad in ("soon", "0", "-3", "601"):  # above 10 minutes a claim could lapse mid-send
+        operator_env.setenv(DEADLINE_ENV, bad)
+        with pytest.raises(ConfigError, match=f"^environment variable {DEADLINE_ENV}='{bad}' is"):
+            ct.send_email(ada.id, subject="Hi", body="x")
+    assert snapshot(crm) == before

@@ -418,6 +418,7 @@ class CustomFieldRow(Base):
 class ScheduledActionRow(Base):
     """An upcoming action of a contact: a plan step, a text or email, an appointment or a
     reminder. ``status`` is ``pending``, ``running``, ``done``, ``failed`` or ``cancelled``.
+    ``claimed_at`` and ``attempts``: when a tick last took it to run, and how many times.
     """
 
     __tablename__ = "scheduled_actions"
@@ -440,6 +441,8 @@ class ScheduledActionRow(Base):
     event_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
