@@ -42,6 +42,7 @@ from crmkit.pipeline import (
 from crmkit.schemas import EventIn, EventOut, IngestSummary
 from crmkit.storage import counters
 from crmkit.storage.scope import TenantScope
+from crmkit.storage.statistics import INGEST_TABLES, GrowthStatistics
 from crmkit.storage.writers import is_retryable, retrying
 
 if TYPE_CHECKING:
@@ -193,10 +194,13 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
 @dataclass
 class _Carry:
     """Contact states carried from one batch to the next, with the tenant's ``state``
-    counter as it was after this ingest last wrote (None: unknown)."""
+    counter as it was after this ingest last wrote (None: unknown), and the planner
+    statistics of the tables the ingest grows (analysed as they double, on PostgreSQL:
+    see :mod:`crmkit.storage.statistics`)."""
 
     states: dict[int, ContactState] = field(default_factory=dict)
     stamp: int | None = None
+    statistics: GrowthStatistics = field(default_factory=lambda: GrowthStatistics(INGEST_TABLES))
 
     def drop(self) -> None:
         self.states.clear()
@@ -296,6 +300,7 @@ def _apply_batch(
             applier.transitions,
             rows,
         )
+        carry.statistics.wrote(conn, len(rows))
         if stamp is not None:
             # Another writer got in between if the counter moved by more than our write.
             carry.stamp = stamp if before is not None and stamp == before + 1 else None

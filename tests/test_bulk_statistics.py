@@ -49,3 +49,18 @@ def test_an_import_analyses_the_tables_it_grows(crm: CRM, db_url: str, tmp_path:
         for table in seen[-1]:
             rows = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
             assert rows > 0 and planner_rows(crm, table) >= rows / 2, (table, rows, seen)
+
+
+def test_an_ingest_analyses_the_tables_it_grows(crm: CRM, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's planner needs no statistics")
+    tenant = crm.configure_tenant("t", ["17hats"])
+    for n in range(20):
+        tenant.add_contact({"first_name": f"P{n}"})
+    kinds = ["lead_form_submitted", "quote_accepted", "email_sent"]
+    events = [{"id": f"e{n}", "contact": n % 20 + 1, "kind": kinds[n % 3]} for n in range(900)]
+    assert planner_rows(crm, "events") <= 0  # never analysed
+    tenant.ingest(events, batch_size=300)
+    with crm.db.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one()
+    assert stored == 900 and planner_rows(crm, "events") >= stored / 2

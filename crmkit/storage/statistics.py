@@ -77,6 +77,8 @@ IMPORT_TABLES = (
     "group_members",
     "events",
 )
+# What an ingest grows: its events first, then what its rules change.
+INGEST_TABLES = ("events", "transitions", "contact_facets", "contact_tags")
 # Analyse once the rows written since exceed 50 + the table's rows when last analysed:
 # autovacuum's threshold, but each time the table doubles instead of every 10%. The
 # planner scales analysed counts by the table's current size, so what matters is that
