@@ -188,6 +188,7 @@ class _ImportRun:
             encoding=table.encoding,
             delimiter=table.delimiter,
             sheet=table.sheet,
+            warnings=list(table.warnings),
             mapping=mapping.as_dict(),
             unmapped=list(mapping.unmapped),
             match=match,
