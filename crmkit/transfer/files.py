@@ -64,6 +64,8 @@ HEADER_CHARACTERS = 1000
 _UTF8_FAMILY = ("utf-8", "utf-8-sig", "utf-16", "utf-32")
 # Bytes the file's encoding does not define, kept by the surrogateescape error handler.
 _BAD_BYTE = re.compile("[\udc80-\udcff]")
+# What makes a CSV line worth a second look: a formula quote or a bad byte.
+_NOTABLE = re.compile("['\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -267,13 +269,22 @@ def _open_csv(path: Path, encoding: str | None, delimiter: str | None) -> TableF
         raise
 
     def rows() -> Iterator[list[Cell]]:
-        number = 2
-        while True:
-            cells = _next_record(reader, lines, path, number, encoding, delimiter)
-            if cells is None:
-                return
-            yield _csv_row(cells, lines, header, encoding)
-            number += 1
+        # Inlined: this loop runs once per row of files of millions.
+        number = 1
+        try:
+            while True:
+                number += 1
+                lines.chars = 0
+                lines.cut = lines.bad_bytes = lines.quote = False
+                cells = next(reader)
+                # Most records have nothing to look at: no call for them.
+                if lines.quote or lines.cut or lines.bad_bytes or lines.chars > MAX_CELL:
+                    cells = _csv_row(cells, lines, header, encoding)
+                yield cells
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise _unreadable(path, number, encoding, delimiter, exc) from None
 
     return TableFile(
         path=path,
@@ -300,10 +311,16 @@ def _next_record(
     try:
         return next(reader, None)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValidationError(
-            f"{path.name}, row {number}: cannot be read as {encoding} "
-            f"with delimiter {delimiter!r}: {exc}"
-        ) from None
+        raise _unreadable(path, number, encoding, delimiter, exc) from None
+
+
+def _unreadable(
+    path: Path, number: int, encoding: str, delimiter: str, exc: Exception
+) -> ValidationError:
+    return ValidationError(
+        f"{path.name}, row {number}: cannot be read as {encoding} "
+        f"with delimiter {delimiter!r}: {exc}"
+    )
 
 
 def _shown_bytes(text: str) -> str:
@@ -390,7 +407,6 @@ class _Lines:
         self.new_record()
 
     def new_record(self) -> None:
-        self.first = True
         self.chars = 0
         self.cut = self.bad_bytes = self.quote = False
 
@@ -402,16 +418,14 @@ class _Lines:
         line = self.stream.readline(budget + 1)
         if not line:
             raise StopIteration
-        # The csv module asks for a second line only when the first ended in quotes.
-        state = _START if self.first else _QUOTED
-        self.first = False
         if len(line) > budget:
+            # The csv module asks for a second line only when the first ended in quotes.
+            state = _QUOTED if self.chars else _START
             line = self._cut(line[:budget], state, line[budget:])
         self.chars += len(line)
-        if "'" in line:
-            self.quote = True
-        if _BAD_BYTE.search(line):
-            self.bad_bytes = True
+        if _NOTABLE.search(line):
+            self.quote = self.quote or "'" in line
+            self.bad_bytes = self.bad_bytes or _BAD_BYTE.search(line) is not None
         return line
 
     def _cut(self, head: str, state: int, rest: str) -> str:
