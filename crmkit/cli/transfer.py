@@ -13,6 +13,7 @@ from rich.table import Table
 from crmkit.cli.context import JSON_OPTION, current_tenant, pairs
 from crmkit.cli.output import console, errors, print_json
 from crmkit.runtime import TenantRuntime
+from crmkit.transfer.cells import shorten
 from crmkit.transfer.files import TableFile
 from crmkit.transfer.mapping import ColumnMapping
 from crmkit.transfer.report import ImportSummary
@@ -21,6 +22,28 @@ from crmkit.transfer.report import ImportSummary
 def default_errors_path(file: Path) -> Path:
     """Where the error report goes unless ``--errors`` says: beside the file."""
     return file.with_name(f"{file.stem}.errors.csv")
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Preview rows with long values cut short: a cell can hold megabytes."""
+    return [
+        {
+            key: (
+                [shorten(problem) for problem in value]
+                if key == "errors"
+                else shorten(value)
+                if isinstance(value, str)
+                else value
+            )
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        errors.print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
 def _print_mapping(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
@@ -80,6 +103,7 @@ def _print_summary(summary: ImportSummary) -> None:
     )
     if summary.dry_run:
         console.print("Dry run: nothing was written.")
+    _print_warnings(summary.warnings)
     if summary.new_fields:
         console.print(f"New custom fields: {', '.join(summary.new_fields)}", highlight=False)
     if summary.events is not None:
@@ -202,17 +226,19 @@ def register(cli: click.Group) -> None:
         table, mapping, runtime = open_file()
         with table:
             if preview or not as_json:
-                shown = importer.preview(table, mapping, runtime)
+                shown = _shown(importer.preview(table, mapping, runtime))
                 if preview:
                     if as_json:
                         print_json(
                             {
                                 "mapping": mapping.as_dict(),
                                 "unmapped": list(mapping.unmapped),
+                                "warnings": table.warnings,
                                 "rows": shown,
                             }
                         )
                     else:
+                        _print_warnings(table.warnings)
                         _print_mapping(mapping, shown)
                         _print_preview(mapping, shown)
                     return

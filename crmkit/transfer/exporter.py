@@ -1,5 +1,9 @@
 """Exporting contacts to CSV or XLSX, in the form an import reads back unchanged.
 
+Cells a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...) get a
+leading quote in CSV, which the import removes again (:mod:`crmkit.transfer.cells`); in
+XLSX every text cell is written as text, never as a formula.
+
 The header row names the import targets (``first_name``, ``tags``, ``facets.role``,
 ``fields.deal_size``...), so importing an export maps every column by itself; with
 ``--match id`` it updates the same contacts. Contacts are read a page at a time in id
@@ -23,6 +27,7 @@ from crmkit.schemas import ContactOut
 from crmkit.storage.lists import one_of
 from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
 from crmkit.storage.scope import TenantScope
+from crmkit.transfer.cells import escape_formula
 from crmkit.transfer.rows import join_list
 
 if TYPE_CHECKING:
@@ -174,7 +179,8 @@ def _write_csv(
     count = 0
     for contacts, groups in pages:
         writer.writerows(
-            _row(c, groups.get(c.id, []), facets, fields, native=False) for c in contacts
+            [escape_formula(v) for v in _row(c, groups.get(c.id, []), facets, fields, False)]
+            for c in contacts
         )
         count += len(contacts)
     return count

@@ -42,6 +42,7 @@ from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
 from crmkit.storage.statistics import GrowthStatistics
 from crmkit.transfer import journal, lookups
+from crmkit.transfer.cells import unescape_formula
 from crmkit.transfer.files import Cell, TableFile, open_table
 from crmkit.transfer.mapping import ColumnMapping, build_mapping, read_mapping_file
 from crmkit.transfer.report import ErrorReport, ImportSummary, RowError
@@ -202,6 +203,7 @@ class _ImportRun:
             encoding=table.encoding,
             delimiter=table.delimiter,
             sheet=table.sheet,
+            warnings=list(table.warnings),
             mapping=mapping.as_dict(),
             unmapped=list(mapping.unmapped),
             match=match,
@@ -282,13 +284,15 @@ class _ImportRun:
         path = self.options.errors_path
         if not self.entry.last_row or path is None or not path.is_file():
             return []
+        # The report quotes cells that look like formulas; reading them back undoes it,
+        # or the carried lines would be quoted twice.
         with path.open(encoding="utf-8", newline="") as f:
             return [
                 RowError(
                     row=int(line["row"]),
-                    column=line.get("column") or "",
-                    value=line.get("value") or "",
-                    reason=line.get("reason") or "",
+                    column=unescape_formula(line.get("column") or ""),
+                    value=unescape_formula(line.get("value") or ""),
+                    reason=unescape_formula(line.get("reason") or ""),
                 )
                 for line in csv.DictReader(f)
                 if line.get("row", "").isdigit() and int(line["row"]) <= self.entry.last_row

@@ -9,9 +9,12 @@ from typing import IO
 from pydantic import BaseModel, Field, computed_field
 
 from crmkit.schemas import IngestSummary
+from crmkit.transfer.cells import escape_formula, shorten
 
 # Bad rows kept in the summary itself; all of them go to the error report file.
 ERRORS_IN_SUMMARY = 100
+# Reasons are longer than values (a facet lists its values), but still bounded.
+REASON_CHARACTERS = 1000
 
 
 class RowError(BaseModel):
@@ -43,6 +46,8 @@ class ImportSummary(BaseModel):
     skipped: int = 0
     failed: int = 0
     errors: list[RowError] = Field(default_factory=list)
+    # What reading the file guessed (an encoding it fell back to): worth a look.
+    warnings: list[str] = Field(default_factory=list)
     errors_file: str | None = None
     new_fields: list[str] = Field(default_factory=list)
     events: IngestSummary | None = None
@@ -62,7 +67,8 @@ class ImportSummary(BaseModel):
 class ErrorReport:
     """Writes bad cells to a CSV file (created on the first one; a report left by an
     earlier run is removed first) and keeps the first :data:`ERRORS_IN_SUMMARY` for
-    the summary."""
+    the summary. Values and reasons are cut short (a refused cell can be megabytes),
+    and the file's cells are quoted as an export's are, not run as formulas."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -75,7 +81,8 @@ class ErrorReport:
 
     def add(self, row: int, column: str, value: str, reason: str) -> None:
         self.count += 1
-        error = RowError(row=row, column=column, value=value, reason=reason)
+        reason = shorten(reason, REASON_CHARACTERS)
+        error = RowError(row=row, column=column, value=shorten(value), reason=reason)
         if len(self.kept) < ERRORS_IN_SUMMARY:
             self.kept.append(error)
         if self.path is None:
@@ -84,7 +91,7 @@ class ErrorReport:
             self._file = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=list(RowError.model_fields))
             self._writer.writeheader()
-        self._writer.writerow(error.model_dump())
+        self._writer.writerow({k: escape_formula(v) for k, v in error.model_dump().items()})
 
     def flush(self) -> None:
         """Hand the lines written so far to the OS: they survive the process."""

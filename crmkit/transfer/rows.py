@@ -20,11 +20,14 @@ from crmkit.facets import Facet
 from crmkit.field_types import FieldSpec
 from crmkit.phones import parse_phone_type
 from crmkit.schemas import ContactIn, ContactPatch, clean_tag
-from crmkit.transfer.files import Cell
+from crmkit.storage.types import INT64_MAX
+from crmkit.transfer.files import Cell, ProblemRow
 from crmkit.transfer.mapping import ColumnMapping
 
-# An item of a list cell: a double-quoted name ("" is a quote inside it) or plain text.
-_LIST_ITEM = re.compile(r'"((?:[^"]|"")*)"|([^,;]+)')
+# An item of a list cell: a double-quoted name ("" is a quote inside it) or plain text,
+# with spaces around either, then a separator or the end. A quote that does not close
+# right before a separator is plain text (`5" screen`), as a spreadsheet user means it.
+_LIST_ITEM = re.compile(r'\s*(?:"((?:[^"]|"")*)"\s*(?=[,;]|\Z)|([^,;]*))([,;]?)')
 _NEEDS_QUOTES = re.compile(r'[,;"]|^\s|\s$')
 MATCH_KEYS = ("email", "phone", "id")
 
@@ -32,11 +35,17 @@ MATCH_KEYS = ("email", "phone", "id")
 def split_list(text: str) -> list[str]:
     """The names in a ``tags`` or ``groups`` cell, in order, without repeats."""
     items: list[str] = []
-    for quoted, plain in _LIST_ITEM.findall(text):
-        item = quoted.replace('""', '"') if quoted else plain.strip()
+    position = 0
+    while True:
+        found = _LIST_ITEM.match(text, position)
+        assert found is not None  # every alternative can match the empty string
+        quoted, plain, separator = found.groups()
+        item = quoted.replace('""', '"') if quoted is not None else plain.strip()
         if item and item not in items:
             items.append(item)
-    return items
+        if not separator:
+            return items
+        position = found.end()
 
 
 def join_list(items: Sequence[str]) -> str:
@@ -63,6 +72,15 @@ def cell_text(cell: Cell) -> str:
     if isinstance(cell, date):
         return cell.isoformat()
     return str(cell)
+
+
+def contact_id(text: str) -> int | None:
+    """The contact id ``text`` names: ASCII digits only (``str.isdigit`` takes other
+    scripts' digits and ``²`` too), 1 to the largest id the database holds; else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(INT64_MAX)):
+        return None
+    number = int(text)
+    return number if 0 < number <= INT64_MAX else None
 
 
 def split_name(text: str) -> tuple[str, str]:
@@ -136,9 +154,12 @@ class RowCleaner:
             elif target.kind == "field" and target.spec is not None:
                 self.fields.append((column.index, column.name, target.spec))
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
+        self.indexes = frozenset(c.index for c in mapping.columns)
 
     def clean(self, number: int, cells: Sequence[Cell], header_width: int) -> CleanRow:
         out = CleanRow(number)
+        if type(cells) is ProblemRow and self._unreadable(out, cells):
+            return out
         if len(cells) > header_width and any(cell_text(c) for c in cells[header_width:]):
             out.errors.append(
                 (
@@ -195,10 +216,11 @@ class RowCleaner:
             index, column = self.id_column
             text = cell_text(cells[index])
             if text:
-                if text.isdigit() and int(text) > 0:
-                    out.key = int(text)
-                else:
+                key = contact_id(text)
+                if key is None:
                     out.errors.append((column, text, f"{text!r} is not a contact id"))
+                else:
+                    out.key = key
         elif self.match == "email":
             out.key = out.attributes.get("email")
         elif self.match == "phone":
@@ -206,6 +228,14 @@ class RowCleaner:
         elif self.match is not None and self.match.startswith("fields."):
             out.key = out.fields.get(self.match.removeprefix("fields."))
         return out
+
+    def _unreadable(self, out: CleanRow, cells: ProblemRow) -> bool:
+        """Refuse a row with cells the file could not give whole, when those cells are
+        imported (or part of the row was not read at all)."""
+        for problem in cells.problems:
+            if problem.whole_row or problem.index in self.indexes:
+                out.errors.append((problem.column, problem.value, problem.reason))
+        return bool(out.errors)
 
     def _attributes(self, out: CleanRow, cells: Sequence[Cell]) -> None:
         given: dict[str, str] = {}
