@@ -54,6 +54,7 @@ from crmkit.storage.scope import TenantScope
 from crmkit.storage.writers import lock_tenant
 
 if TYPE_CHECKING:
+    from crmkit.conditions.ast import Node
     from crmkit.core import CRM
     from crmkit.profiles import ContactProfile
     from crmkit.ticking import TickSummary
@@ -380,20 +381,25 @@ class Tenant:
         return self.contacts_by_id([contact_id])[0]
 
     def contact_filter(
-        self, conn: Connection, where: str, runtime: TenantRuntime | None = None
+        self, conn: Connection, where: str | Node, runtime: TenantRuntime | None = None
     ) -> ColumnElement[bool]:
-        """The SQL condition for a search expression on this tenant's contacts."""
+        """The SQL condition for a search expression (text, or a tree built in code, such
+        as :func:`crmkit.filters.build_filter` makes) on this tenant's contacts."""
+        from crmkit.conditions.parser import check_tree
         from crmkit.conditions.sql import to_sql
 
         runtime = runtime or self.runtime(conn)
-        node = runtime.parse_search(where)
+        if isinstance(where, str):
+            node = runtime.parse_search(where)
+        else:
+            node = check_tree(where, runtime.search_schema())
         return to_sql(
             node, TenantScope(runtime.tenant_id), frozenset(runtime.facets), self.crm.clock()
         )
 
     def list_contacts(
         self,
-        where: str | None = None,
+        where: str | Node | None = None,
         *,
         limit: int | None = None,
         offset: int = 0,

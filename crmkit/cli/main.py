@@ -302,7 +302,10 @@ def contact_list(
 
     Archived contacts are hidden unless --archived or --all is given."""
     tenant = _obj(ctx).tenant()
+    with tenant.crm.db.connect() as conn:
+        schema = tenant.runtime(conn).search_schema()  # so errors name the option
     condition = build_filter(
+        schema=schema,
         where=where,
         location=location,
         industry=industry,

@@ -6,6 +6,7 @@ error at load time, with its column, rather than a rule that silently never fire
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from lark.exceptions import UnexpectedToken, VisitError
 from crmkit.clock import as_utc
 from crmkit.conditions import literals
 from crmkit.conditions.ast import (
+    NEGATE_OP,
     Ago,
     And,
     Compare,
@@ -54,11 +56,14 @@ class Schema:
     """What a condition may refer to.
 
     ``facets`` maps each known facet to its values; ``events`` says whether ``event.*``
-    paths are allowed (rules: yes; contact searches: no).
+    paths are allowed (rules: yes; contact searches: no). With ``open_facets``, a
+    contact path that is not a built-in attribute is taken as a facet of a tenant not
+    known yet (its values are checked when the condition runs on one).
     """
 
     facets: Mapping[str, Sequence[str]] = field(default_factory=dict)
     events: bool = True
+    open_facets: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -166,6 +171,10 @@ class _Builder(Transformer[Token, Any]):
                     )
             return name, values
         kind = CONTACT_ATTRIBUTES.get(attr)
+        if kind is None and self.schema.open_facets:
+            if op not in EQUALITY_OPS | {"in"}:
+                raise self._fail(path, f"facet {attr!r} supports ==, !=, in and not in only")
+            return name, values
         if kind is None:
             known = sorted([*CONTACT_ATTRIBUTES, *self.schema.facets, "tags", "fields.NAME"])
             raise self._fail(
@@ -367,6 +376,99 @@ def _check_size(text: str, tree: Tree[Token]) -> None:
             )
         children = [c for c in node.children if isinstance(c, Tree)]
         stack.extend((child, depth) for child in reversed(children))  # in text order
+
+
+def check_tree(node: Node, schema: Schema) -> Node:
+    """Check a condition built in code (a tree, not text) as :func:`parse_condition`
+    checks text: paths, operators, values and the size bounds; return it with values
+    in the form the backends compare (times in UTC...). Errors are ConditionError."""
+    return _TreeChecker(schema).node(node, 1)
+
+
+class _TreeChecker:
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.events = Schema(facets=schema.facets, events=True)
+        self.tests = 0
+
+    def node(self, node: Node, depth: int, inside_history: bool = False) -> Node:
+        if depth > MAX_DEPTH + 1:
+            raise ConditionError(
+                "(a condition tree)", f"the condition nests deeper than {MAX_DEPTH} levels"
+            )
+        if isinstance(node, (And, Or)):
+            if not isinstance(node.items, tuple) or not node.items:
+                raise ConditionError(repr(node)[:200], "'and' and 'or' need at least one item")
+            items = tuple(self.node(item, depth + 1, inside_history) for item in node.items)
+            return type(node)(items)
+        self.tests += 1
+        if self.tests > MAX_TESTS:
+            raise ConditionError(
+                "(a condition tree)", f"the condition holds more than {MAX_TESTS} tests"
+            )
+        if isinstance(node, History) and not inside_history:
+            return self.history(node, depth)
+        if isinstance(node, (Compare, In, Has)):
+            return self.leaf(node, inside_history)
+        raise ConditionError(repr(node)[:200], "not a condition node")
+
+    def history(self, node: History, depth: int) -> Node:
+        within: Ago | None = None
+        if node.within is not None:
+            try:
+                checked = _checked_time(node.within)
+            except LiteralError as exc:
+                raise ConditionError(repr(node.within), exc.reason) from None
+            if not isinstance(checked, Ago):
+                raise ConditionError(repr(node.within), "a history window is a relative time")
+            within = checked
+        inner = None if node.condition is None else self.node(node.condition, depth + 1, True)
+        return History(inner, within, bool(node.negated))
+
+    def leaf(self, node: Compare | In | Has, inside_history: bool) -> Node:
+        values = list(node.values) if isinstance(node, In) else [node.value]
+        shown = f"{node.path} {getattr(node, 'op', 'in')} {values!r}"[:200]
+        if not isinstance(node.path, str) or (node.path.startswith("event.") != inside_history):
+            where = "inside a history test" if inside_history else "in a contact search"
+            raise ConditionError(shown, f"path {node.path!r} cannot be used {where}")
+        if len(values) > MAX_LIST_VALUES:
+            raise ConditionError(shown, f"an 'in' list holds more than {MAX_LIST_VALUES:,} values")
+        for value in values:
+            try:
+                _checked_scalar(value)
+            except LiteralError as exc:
+                raise ConditionError(shown, exc.reason) from None
+        builder = _Builder(shown, self.events if inside_history else self.schema)
+        path = Token("PATH", node.path)
+        if isinstance(node, Compare):
+            if node.op not in NEGATE_OP:
+                raise ConditionError(shown, f"unknown operator {node.op!r}")
+            name, (value,) = builder._check(path, node.op, values)
+            return Compare(name, node.op, value)
+        if isinstance(node, In):
+            if not values:
+                raise ConditionError(shown, "an 'in' list needs at least one value")
+            name, checked = builder._check(path, "in", values)
+            return In(name, tuple(checked), bool(node.negated))
+        if not isinstance(node.value, str):
+            raise ConditionError(shown, f"a tag is a word or a string, not {node.value!r}")
+        name, _ = builder._check(path, "has", values)
+        return Has(name, node.value, bool(node.negated))
+
+
+def _checked_scalar(value: object) -> None:
+    """Refuse a value built in code that text could not have written."""
+    if isinstance(value, str):
+        literals.check_text(value)
+    elif isinstance(value, bool | datetime | Ago):
+        return
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise LiteralError(f"the number {value} is not finite")
+    elif isinstance(value, int):
+        literals.number(str(value))
+    else:
+        raise LiteralError(f"{value!r} is not a text, a number, yes/no or a time")
 
 
 def _checked_time(value: datetime | Ago) -> datetime | Ago:
