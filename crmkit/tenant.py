@@ -895,10 +895,17 @@ class Tenant:
             return dict(self.runtime(conn).settings)
 
     def update_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge ``values`` into the tenant's settings (takes effect on the next call)."""
+        """Merge ``values`` into the tenant's settings (takes effect on the next call).
+
+        Each value is checked against its declared type and range (and against the
+        tick rules that read it) first: a refusal is a ConfigError and changes nothing."""
+        from crmkit.settings import check_tick_rules
+
+        given = self.crm.declared_settings.checked(values)
         with self.crm.db.begin() as conn:
             runtime = self.write_runtime(conn)
-            merged = {**runtime.settings, **dict(values)}
+            merged = {**runtime.settings, **given}
+            check_tick_rules(runtime.rulesets, merged, runtime.search_schema())
             conn.execute(
                 update(TenantRow)
                 .where(TenantRow.id == runtime.tenant_id)
