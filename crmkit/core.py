@@ -22,6 +22,7 @@ from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
 from crmkit.rules.engine import RuleEngine, make_rule_engine
 from crmkit.runtime import TenantRuntime
+from crmkit.settings import SettingRegistry, check_tick_rules
 from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
 from crmkit.storage.models import (
     ContactFacetRow,
@@ -122,6 +123,7 @@ class CRM:
         self.facets = FacetRegistry()
         self.actions = ActionRegistry()
         self.packs = PackRegistry()
+        self.declared_settings = SettingRegistry()
         # Activity (event kind, "project" or "*") to the checks that may refuse it.
         self.permits: dict[str, list[PermitCheck]] = {}
         self._collect_registrations()
@@ -194,6 +196,7 @@ class CRM:
         self._run_register_hook("crmkit_register_actions", add_action)
         self._run_register_hook("crmkit_register_packs", add_pack)
         self._run_register_hook("crmkit_register_permits", add_permit)
+        self._run_register_hook("crmkit_register_settings", self.declared_settings.register)
         for pack in self.packs.all():
             for name in pack.facets:
                 if name not in self.facets:
@@ -201,6 +204,11 @@ class CRM:
                         f"pack {pack.ref} (plugin {self.packs.providers[pack.ref]!r}) uses "
                         f"facet {name!r}, which no plugin registers"
                     )
+
+    def _check_tick_settings(self, packs: Sequence[Pack], settings: Mapping[str, Any]) -> None:
+        facets = {f: self.facets.get(f).value_names for p in packs for f in p.facets}
+        rulesets = [self.compiled(p) for p in packs]
+        check_tick_rules(rulesets, settings, Schema(facets=facets, events=False))
 
     def compiled(self, pack: Pack) -> CompiledRuleset:
         """The compiled rules of a pack version, shared by every tenant that uses it."""
@@ -267,17 +275,17 @@ class CRM:
             self.compiled(pack)
             resolved.append(pack)
         declared = pack_fields(resolved)
+        given = self.declared_settings.checked(settings or {})
         now = self.clock()
         with self.db.begin() as conn:
             row = conn.execute(
                 select(TenantRow.id, TenantRow.settings).where(TenantRow.name == name)
             ).first()
+            self._check_tick_settings(resolved, {**(row[1] or {} if row else {}), **given})
             if row is None:
                 tenant_id = conn.execute(
                     insert(TenantRow)
-                    .values(
-                        name=name, settings=dict(settings or {}), config_version=1, created_at=now
-                    )
+                    .values(name=name, settings=given, config_version=1, created_at=now)
                     .returning(TenantRow.id)
                 ).scalar_one()
                 conn.execute(
@@ -289,7 +297,7 @@ class CRM:
                 )
             else:
                 tenant_id = row[0]
-                merged = {**(row[1] or {}), **(settings or {})}
+                merged = {**(row[1] or {}), **given}
                 conn.execute(
                     update(TenantRow)
                     .where(TenantRow.id == tenant_id)

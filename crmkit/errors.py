@@ -67,7 +67,19 @@ class ConditionError(CRMError):
         self.reason = reason
         self.column = column
         at = f" at column {column}" if column is not None else ""
-        super().__init__(f"invalid condition {text!r}{at}: {reason}")
+        super().__init__(f"invalid condition {_excerpt(text, column)}{at}: {reason}")
+
+
+def _excerpt(text: str, column: int | None, width: int = 80) -> str:
+    """``text`` quoted, or for a long one the part around ``column`` with its length, so
+    the message stays one readable line."""
+    if len(text) <= width:
+        return repr(text)
+    start = max(0, min((column or 1) - 1 - width // 2, len(text) - width))
+    part = text[start : start + width]
+    before = "..." if start else ""
+    after = "..." if start + width < len(text) else ""
+    return f"{before}{part!r}{after} ({len(text):,} characters)"
 
 
 class ValidationError(CRMError):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crmkit.facets import Facet
     from crmkit.packs import Pack
     from crmkit.rules.actions import ActionSpec, Change
+    from crmkit.settings import Setting
 
 hookspec = pluggy.HookspecMarker("crmkit")
 
@@ -58,6 +59,18 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
     Called once when the CRM is built. Call ``register(Pack(...))`` once per pack
     version; several versions of one pack may be registered side by side.
     Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
+    """Declare tenant settings: their type and allowed range.
+
+    Called once when the CRM is built. Call ``register(Setting(...))`` for each setting
+    the plugin's packs or code read. Every value set for it (``update_settings``,
+    ``configure_tenant``, ``crmkit settings set``) is checked, and a refusal names the
+    setting, the value and what is allowed. Two plugins may declare one setting only
+    identically. Returns nothing; all implementations run.
     """
 
 

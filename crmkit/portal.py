@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
+from crmkit.settings import Setting
 from crmkit.storage.models import ContactRow, PortalCredentialRow
 from crmkit.storage.scope import TenantScope
 
@@ -30,6 +31,10 @@ PASSWORD_COST = 2**14
 TOKEN_COST = 2**10
 MIN_PASSWORD_LENGTH = 8
 DEFAULT_TOKEN_HOURS = 72
+# Declared by the funnel plugin, whose role changes issue the tokens.
+TOKEN_HOURS = Setting(
+    "portal_token_hours", "number", 1, 8760, "hours", "how long a portal invitation lasts"
+)
 
 
 def hash_secret(secret: str, cost: int = PASSWORD_COST) -> str:
@@ -117,7 +122,7 @@ class Portal:
         self.roles_allowed = roles_allowed
 
     def _token_hours(self) -> float:
-        return float(self.tenant.settings().get("portal_token_hours", DEFAULT_TOKEN_HOURS))
+        return float(TOKEN_HOURS.read(self.tenant.settings(), DEFAULT_TOKEN_HOURS))
 
     def _row(self, conn: Connection, scope: TenantScope, **where: Any) -> Any:
         pc = PortalCredentialRow.__table__.c

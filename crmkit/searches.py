@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from crmkit.conditions.parser import parse_condition
 from crmkit.errors import NotFoundError, ValidationError
 from crmkit.schemas import ContactOut
-from crmkit.storage.models import SegmentRow
+from crmkit.storage.models import ContactRow, SegmentRow
 from crmkit.storage.scope import TenantScope
 from crmkit.tenant import Tenant
 
 _S = SegmentRow.__table__.c
+_C = ContactRow.__table__.c
 
 
 class SavedSearches:
@@ -31,13 +31,15 @@ class SavedSearches:
         return TenantScope(self.tenant.runtime(conn).tenant_id)
 
     def save(self, name: str, condition: str, description: str = "") -> None:
-        """Create or replace a saved search; the condition is checked first."""
+        """Create or replace a saved search; the condition is checked, and run once on
+        the database (fetching nothing), first: what is saved can run."""
         name = (name or "").strip()
         if not name or len(name) > 200:
             raise ValidationError("a saved search needs a name of 1 to 200 characters")
         with self.tenant.crm.db.begin() as conn:
             scope = self._scope(conn)
-            parse_condition(condition, self.tenant.runtime(conn).search_schema())
+            where = self.tenant.contact_filter(conn, condition)
+            conn.execute(scope.select(_C.id).where(where).limit(0))
             conn.execute(scope.delete(SegmentRow).where(_S.name == name))
             conn.execute(
                 scope.insert(SegmentRow),

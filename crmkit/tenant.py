@@ -54,6 +54,7 @@ from crmkit.storage.scope import TenantScope
 from crmkit.storage.writers import lock_tenant
 
 if TYPE_CHECKING:
+    from crmkit.conditions.ast import Node
     from crmkit.core import CRM
     from crmkit.profiles import ContactProfile
     from crmkit.ticking import TickSummary
@@ -380,20 +381,25 @@ class Tenant:
         return self.contacts_by_id([contact_id])[0]
 
     def contact_filter(
-        self, conn: Connection, where: str, runtime: TenantRuntime | None = None
+        self, conn: Connection, where: str | Node, runtime: TenantRuntime | None = None
     ) -> ColumnElement[bool]:
-        """The SQL condition for a search expression on this tenant's contacts."""
+        """The SQL condition for a search expression (text, or a tree built in code, such
+        as :func:`crmkit.filters.build_filter` makes) on this tenant's contacts."""
+        from crmkit.conditions.parser import check_tree
         from crmkit.conditions.sql import to_sql
 
         runtime = runtime or self.runtime(conn)
-        node = runtime.parse_search(where)
+        if isinstance(where, str):
+            node = runtime.parse_search(where)
+        else:
+            node = check_tree(where, runtime.search_schema())
         return to_sql(
             node, TenantScope(runtime.tenant_id), frozenset(runtime.facets), self.crm.clock()
         )
 
     def list_contacts(
         self,
-        where: str | None = None,
+        where: str | Node | None = None,
         *,
         limit: int | None = None,
         offset: int = 0,
@@ -889,10 +895,17 @@ class Tenant:
             return dict(self.runtime(conn).settings)
 
     def update_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge ``values`` into the tenant's settings (takes effect on the next call)."""
+        """Merge ``values`` into the tenant's settings (takes effect on the next call).
+
+        Each value is checked against its declared type and range (and against the
+        tick rules that read it) first: a refusal is a ConfigError and changes nothing."""
+        from crmkit.settings import check_tick_rules
+
+        given = self.crm.declared_settings.checked(values)
         with self.crm.db.begin() as conn:
             runtime = self.write_runtime(conn)
-            merged = {**runtime.settings, **dict(values)}
+            merged = {**runtime.settings, **given}
+            check_tick_rules(runtime.rulesets, merged, runtime.search_schema())
             conn.execute(
                 update(TenantRow)
                 .where(TenantRow.id == runtime.tenant_id)

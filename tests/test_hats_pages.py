@@ -10,7 +10,7 @@ from crmkit_17hats.pages import contacts_page, leads_page
 from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
-from crmkit.errors import NotFoundError, PolicyError
+from crmkit.errors import ConfigError, NotFoundError, PolicyError
 
 
 def add(tenant: Tenant, first: str, kind: str = "other", **extra: Any) -> int:
@@ -167,6 +167,25 @@ def test_the_cold_after_days_setting_and_an_explicit_tick_time(
     assert acme.tick(clock.now + timedelta(days=4)).changes == 0
     assert acme.tick(clock.now + timedelta(days=6)).changes == 1
     assert acme.get_contact(lead).facets["contact_type"] == "cold_prospect"
-    acme.update_settings({"hats_cold_after_days": "5 or 1 == 1"})
+    before = snapshot(acme.crm)
+    with pytest.raises(ConfigError, match='setting hats_cold_after_days = "5 or 1 == 1"'):
+        acme.update_settings({"hats_cold_after_days": "5 or 1 == 1"})
+    assert snapshot(acme.crm) == before
+    # A value stored before settings were checked still stops the tick with its reason.
+    store_settings_unchecked(acme, {"hats_cold_after_days": "5 or 1 == 1"})
     with pytest.raises(PolicyError, match="must be a number or a word"):
         acme.tick()
+
+
+def store_settings_unchecked(tenant: Tenant, values: dict[str, Any]) -> None:
+    from sqlalchemy import update
+
+    from crmkit.storage.models import TenantRow
+
+    with tenant.crm.db.begin() as conn:
+        merged = {**tenant.settings(), **values}
+        conn.execute(
+            update(TenantRow)
+            .where(TenantRow.name == tenant.name)
+            .values(settings=merged, config_version=TenantRow.config_version + 1)
+        )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from crmkit.cli.output import (
 from crmkit.event_input import read_json, read_json_lines
 from crmkit.filters import build_filter
 from crmkit.schemas import ContactOut, TransitionOut
+from crmkit.settings import UnknownSettingWarning
 from crmkit.storage.db import DEFAULT_URL
 from crmkit.tenant import Tenant
 
@@ -136,7 +139,8 @@ def init(ctx: click.Context, packs: str, settings: tuple[str, ...], as_json: boo
             parsed[key] = raw
     specs = [p.strip() for p in packs.split(",") if p.strip()]
     obj.crm.migrate()
-    obj.crm.configure_tenant(obj.tenant_name, specs, parsed, actor=default_actor())
+    with noting_unknown_settings():
+        obj.crm.configure_tenant(obj.tenant_name, specs, parsed, actor=default_actor())
     result = {"tenant": obj.tenant_name, "packs": specs, "database": obj.db}
     if as_json:
         print_json(result)
@@ -303,7 +307,10 @@ def contact_list(
 
     Archived contacts are hidden unless --archived or --all is given."""
     tenant = _obj(ctx).tenant()
+    with tenant.crm.db.connect() as conn:
+        schema = tenant.runtime(conn).search_schema()  # so errors name the option
     condition = build_filter(
+        schema=schema,
         where=where,
         location=location,
         industry=industry,
@@ -370,8 +377,19 @@ def settings_set(ctx: click.Context, key: str, value: str) -> None:
         parsed: Any = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
-    _obj(ctx).tenant().update_settings({key: parsed})
+    with noting_unknown_settings():
+        _obj(ctx).tenant().update_settings({key: parsed})
     console.print(f"{key} = {json.dumps(parsed)}", markup=False, highlight=False)
+
+
+@contextmanager
+def noting_unknown_settings() -> Iterator[None]:
+    """Say on stderr, in one line, that a setting no plugin declares was stored."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownSettingWarning)
+        yield
+    for warning in caught:
+        errors.print(f"note: {warning.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- accounts and projects

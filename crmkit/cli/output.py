@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +41,14 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no Infinity or NaN (JavaScript's JSON.stringify: null too)
     return value
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, default=str) + "\n")
+    text = json.dumps(to_jsonable(value), indent=2, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def coloured(value: str, colour: str) -> Text:

@@ -16,6 +16,7 @@ import click
 from crmkit import hookimpl
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
+from crmkit.settings import Setting
 
 CONTACT_TYPE = Facet(
     name="contact_type",
@@ -36,6 +37,14 @@ CONTACT_TYPE = Facet(
 @hookimpl
 def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
     register(CONTACT_TYPE)
+
+
+@hookimpl
+def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
+    from crmkit_17hats.pages import ACTIVE_DAYS, COLD_AFTER_DAYS, NEW_DAYS
+
+    for setting in (COLD_AFTER_DAYS, NEW_DAYS, ACTIVE_DAYS):
+        register(setting)
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from typing import Any
 
 from crmkit.errors import PolicyError
 from crmkit.schemas import ContactOut
+from crmkit.settings import Setting
 from crmkit.storage.models import ContactRow, TransitionRow
 from crmkit.storage.scope import TenantScope
 from crmkit.tenant import Tenant
@@ -26,6 +27,11 @@ from crmkit_17hats import CONTACT_TYPE
 LEAD_TYPES = ("hot_lead", "cold_prospect")
 DEFAULT_NEW_DAYS = 7
 DEFAULT_ACTIVE_DAYS = 30
+NEW_DAYS = Setting("hats_new_days", "number", 1, 3650, "days", "a lead is new this long")
+ACTIVE_DAYS = Setting("hats_active_days", "number", 1, 3650, "days", "the active leads window")
+COLD_AFTER_DAYS = Setting(
+    "hats_cold_after_days", "integer", 1, 3650, "days", "a quiet hot lead goes cold after"
+)
 
 
 def _types_condition(types: list[str]) -> str:
@@ -62,8 +68,8 @@ def leads_page(tenant: Tenant, view: str = "overview") -> dict[str, Any]:
         return {"all": tenant.list_contacts(_types_condition(list(LEAD_TYPES)), order="first_name")}
     settings = tenant.settings()
     now = tenant.crm.clock()
-    new_since = now - timedelta(days=float(settings.get("hats_new_days", DEFAULT_NEW_DAYS)))
-    active_days = float(settings.get("hats_active_days", DEFAULT_ACTIVE_DAYS))
+    new_since = now - timedelta(days=NEW_DAYS.read(settings, DEFAULT_NEW_DAYS))
+    active_days = float(ACTIVE_DAYS.read(settings, DEFAULT_ACTIVE_DAYS))
     hot = tenant.list_contacts(_types_condition(["hot_lead"]), order="first_name")
     with tenant.crm.db.connect() as conn:
         scope = TenantScope(tenant.runtime(conn).tenant_id)

@@ -21,7 +21,8 @@ from crmkit import hookimpl
 from crmkit.changes import ChangeContext
 from crmkit.facets import Facet, FacetValue
 from crmkit.packs import Pack
-from crmkit.portal import DEFAULT_TOKEN_HOURS, create_credentials
+from crmkit.portal import DEFAULT_TOKEN_HOURS, TOKEN_HOURS, create_credentials
+from crmkit.settings import Setting
 from crmkit_funnel.company import follow_the_account
 
 ROLE = Facet(
@@ -87,6 +88,15 @@ def _checker(activity: str) -> Callable[[str, Mapping[str, Any]], str | None]:
     return check
 
 
+COMPANY_FIRST = Setting("company_first", "boolean", description="accounts lead contacts")
+
+
+@hookimpl
+def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
+    register(TOKEN_HOURS)
+    register(COMPANY_FIRST)
+
+
 @hookimpl
 def crmkit_register_permits(
     register: Callable[[str, Callable[[str, Mapping[str, Any]], str | None]], None],
@@ -102,7 +112,7 @@ def crmkit_on_changes(
     if "role" not in context.runtime.facets:
         return
     follow_the_account(transitions, context)
-    hours = float(context.settings.get("portal_token_hours", DEFAULT_TOKEN_HOURS))
+    hours = float(TOKEN_HOURS.read(context.settings, DEFAULT_TOKEN_HOURS))
     for t in transitions:
         if t["name"] == "role" and t["old"] in (None, "lead") and t["new"] != "lead":
             made = create_credentials(

@@ -95,8 +95,58 @@ CONDITION_WORDS = [
     "\x00",
     "contact.__class__",
 ]
+# Pieces that once escaped as tracebacks: string escapes, huge numbers and durations,
+# deep nesting and long chains (the bounds are 32 levels and 64 tests).
+ESCAPES = [
+    "\\x",
+    "\\x4",
+    "\\x41",
+    "\\N{foo}",
+    "\\N{EM DASH}",
+    "\\N",
+    "\\u12",
+    "\\ud800",
+    "\\udc00",
+    "\\uD83D\\uDE00",
+    "\\U0001F600",
+    "\\U00110000",
+    "\\q",
+    "\\0",
+    "\\\\",
+]
+HUGE = ["99999999", "1e999", "-1e999", "1e308", "9223372036854775808", "36525", "0.0001"]
+UNITS = ["minutes", "hours", "days", "weeks"]
+escaped_strings = st.lists(
+    st.sampled_from(ESCAPES)
+    | any_text.filter(lambda t: '"' not in t and "\\" not in t and "\n" not in t),
+    max_size=4,
+).map(lambda parts: '"' + "".join(parts) + '"')
+leaves = st.one_of(
+    st.builds("contact.first_name == {}".format, escaped_strings),
+    st.builds("contact.score > {}".format, st.sampled_from(HUGE)),
+    st.builds(
+        "contact.created_at > {} {} ago".format, st.sampled_from(HUGE), st.sampled_from(UNITS)
+    ),
+    st.builds("had_event within {} {}".format, st.sampled_from(HUGE), st.sampled_from(UNITS)),
+)
+nested = st.builds(
+    lambda leaf, depth, nots: "not " * nots + "(" * depth + leaf + ")" * depth,
+    leaves,
+    st.integers(min_value=0, max_value=40),
+    st.integers(min_value=0, max_value=40),
+)
+chained = st.builds(
+    lambda leaf, count, joiner: f" {joiner} ".join([leaf] * count),
+    leaves,
+    st.integers(min_value=1, max_value=80),
+    st.sampled_from(["and", "or"]),
+)
 conditions = (
-    st.lists(st.sampled_from(CONDITION_WORDS), min_size=1, max_size=9).map(" ".join) | any_text
+    st.lists(st.sampled_from(CONDITION_WORDS), min_size=1, max_size=9).map(" ".join)
+    | any_text
+    | leaves
+    | nested
+    | chained
 )
 
 
@@ -276,6 +326,8 @@ def test_import_rows(shop: tuple[CRM, Tenant], rows: list[list[str]], tmp_path: 
 @DB_EXAMPLES
 @given(expression=conditions)
 def test_search_expressions(shop: tuple[CRM, Tenant], expression: str) -> None:
+    from crmkit.searches import SavedSearches
+
     crm, tenant = shop
     before = snapshot(crm)
     try:
@@ -285,6 +337,16 @@ def test_search_expressions(shop: tuple[CRM, Tenant], expression: str) -> None:
     else:
         assert {c.first_name for c in found} <= {"Ada", "Bob", "Cy"}
     assert snapshot(crm) == before
+    # What can be saved runs; what cannot run is never saved.
+    searches = SavedSearches(tenant)
+    try:
+        searches.save("fuzzed", expression)
+    except CRMError as exc:
+        assert_clear(exc)
+        assert snapshot(crm) == before
+    else:
+        assert {c.first_name for c in searches.run("fuzzed")} <= {"Ada", "Bob", "Cy"}
+        searches.delete("fuzzed")
 
 
 @DB_EXAMPLES
