@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from crmkit.errors import ConfigError, ValidationError
+from crmkit.files_private import create_private_database
 from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
@@ -74,6 +75,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
+        create_private_database(parsed.database)
         event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "before_cursor_execute", _refuse_unstorable)
     return engine

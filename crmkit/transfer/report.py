@@ -8,6 +8,7 @@ from typing import IO
 
 from pydantic import BaseModel, Field, computed_field
 
+from crmkit.files_private import open_private
 from crmkit.schemas import IngestSummary
 
 # Bad rows kept in the summary itself; all of them go to the error report file.
@@ -76,7 +77,7 @@ class ErrorReport:
         if self.path is None:
             return
         if self._writer is None:
-            self._file = self.path.open("w", encoding="utf-8", newline="")
+            self._file = open_private(self.path, "w", encoding="utf-8", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=list(RowError.model_fields))
             self._writer.writeheader()
         self._writer.writerow(error.model_dump())
