@@ -291,3 +291,19 @@ def test_cli_warns_that_a_token_argument_is_visible(invited: str) -> None:
     result = _set_password("ada@example.com", "--token", invited, "--password", PASSWORD)
     assert result.exit_code == 0, result.output
     assert "visible in the process list" in result.stderr
+
+
+def test_cli_login_without_case_and_its_lockout_are_one_line(
+    invited: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = invoker(db_url, monkeypatch, "shop")
+    result = _set_password("ada@example.com", "--password", PASSWORD, input=f"{invited}\n")
+    assert result.exit_code == 0, result.output
+    assert "ok: Ada@Example.com is contact 1" in run(
+        "portal", "login", "Ada@Example.com", "--password", PASSWORD
+    )
+    for _ in range(MAX_FAILURES):
+        run("portal", "login", "ada@example.com", "--password", "not it at all", code=1)
+    refused = run("portal", "login", "ada@example.com", "--password", PASSWORD, code=1)
+    assert "too many failed logins for 'ada@example.com': locked until" in refused
+    assert len(refused.strip().splitlines()) == 1 and "Traceback" not in refused
