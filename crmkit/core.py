@@ -143,11 +143,11 @@ class CRM:
         # replay's scratch copy must not mail anyone).
         self.quiet = False
 
-    def sibling(self, url: str, *, clock: Clock, quiet: bool = True) -> CRM:
+    def sibling(self, url: str, *, clock: Clock, quiet: bool = True, **engine_options: Any) -> CRM:
         """A CRM on another database with this one's plugins, registries and compiled
         packs (nothing is loaded or compiled again): a scratch copy for a replay."""
         twin = copy.copy(self)
-        twin.db = make_engine(url)
+        twin.db = make_engine(url, **engine_options)
         twin.clock = clock
         twin.quiet = quiet
         twin._runtimes = {}

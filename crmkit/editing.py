@@ -17,8 +17,16 @@ from sqlalchemy import Connection, delete, func
 
 from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.erasure import (
+    erased_literals,
+    forget_logins,
+    scrub_saved_searches,
+    secure_delete,
+    truncate_wal,
+)
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
 from crmkit.pipeline import TRANSITION_ROW_COLUMNS, Cause, transition_rows
+from crmkit.portal import revoke_login
 from crmkit.profile_values import (
     PhoneCheck,
     add_custom_fields,
@@ -340,13 +348,19 @@ def duplicate_contact(tenant: Tenant, contact_id: int, actor: str) -> ContactOut
 
 
 def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) -> bool:
-    """Archive or restore; return whether anything changed."""
+    """Archive or restore; return whether anything changed.
+
+    Archiving revokes the contact's portal password and token; restoring gives neither
+    back (the contact must be invited again)."""
     outbox: list[Notice] = []
     with tenant.crm.db.begin() as conn:
         runtime = tenant.write_runtime(conn)
-        record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
+        scope = TenantScope(runtime.tenant_id)
+        record = ContactRecord(conn, scope, contact_id, tenant.name)
         edit = Edit(runtime, record, actor, tenant.crm.clock())
         edit.change("archived", record.values["archived"], archived, "archived")
+        if archived and edit.transitions:
+            revoke_login(conn, scope, contact_id)
         edit.write(tenant, conn, outbox)
     tenant.deliver(outbox)
     return bool(edit.transitions)
@@ -355,43 +369,63 @@ def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) ->
 def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
     """Delete an archived contact for good, with every row that belongs to it.
 
-    Returns the number of rows removed per table. Refused while the contact is the
-    primary contact of a project (delete or hand over the project first).
+    Returns the number of rows removed per table (``segments``: saved searches cleaned
+    of its email and phone). Refused while the contact is the primary contact of a
+    project (delete or hand over the project first). What else is wiped, and where
+    (the SQLite files): see :mod:`crmkit.erasure`.
     """
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
-        scope = TenantScope(runtime.tenant_id)
-        record = ContactRecord(conn, scope, contact_id, tenant.name)
-        if not record.values["archived"]:
-            raise PolicyError(
-                f"contact {contact_id} is not archived; deleting it archives it first"
+    with tenant.crm.db.connect() as conn:
+        with secure_delete(conn), conn.begin():
+            removed = _erase_rows(tenant, conn, contact_id)
+        truncate_wal(conn)
+    return removed
+
+
+def _erase_rows(tenant: Tenant, conn: Connection, contact_id: int) -> dict[str, int]:
+    runtime = tenant.write_runtime(conn)
+    scope = TenantScope(runtime.tenant_id)
+    record = ContactRecord(conn, scope, contact_id, tenant.name)
+    _check_erasable(conn, scope, record)
+    removed: dict[str, int] = {}
+    values = record.values
+    forget_logins(conn, scope, contact_id, values["email"])
+    scrubbed = scrub_saved_searches(conn, scope, erased_literals(values["email"], values["phone"]))
+    if scrubbed:
+        removed["segments"] = scrubbed
+    removed.update(_delete_belongings(conn, runtime.tenant_id, contact_id))
+    conn.execute(scope.delete(ContactRow).where(_C.id == contact_id))
+    removed["contacts"] = 1
+    counters.allocate(conn, runtime.tenant_id, "state")
+    return removed
+
+
+def _check_erasable(conn: Connection, scope: TenantScope, record: ContactRecord) -> None:
+    if not record.values["archived"]:
+        raise PolicyError(f"contact {record.id} is not archived; deleting it archives it first")
+    p = ProjectRow.__table__.c
+    projects = conn.scalars(
+        scope.select(p.id).where(p.primary_contact_id == record.id).order_by(p.id)
+    ).all()
+    if projects:
+        raise PolicyError(
+            f"contact {record.id} is the primary contact of project(s) "
+            f"{', '.join(map(str, projects))}; it cannot be erased"
+        )
+
+
+def _delete_belongings(conn: Connection, tenant_id: int, contact_id: int) -> dict[str, int]:
+    """Delete the rows of every table that refers to contacts, found from the schema so
+    a table added later is erased too; children before parents."""
+    removed: dict[str, int] = {}
+    contacts = ContactRow.__table__
+    for table in reversed(Base.metadata.sorted_tables):
+        for fk in table.foreign_key_constraints:
+            if fk.referred_table is not contacts:
+                continue
+            column = next(c for c in fk.columns if c.name != "tenant_id")
+            result = conn.execute(
+                delete(table).where(table.c.tenant_id == tenant_id, column == contact_id)
             )
-        p = ProjectRow.__table__.c
-        projects = conn.scalars(
-            scope.select(p.id).where(p.primary_contact_id == contact_id).order_by(p.id)
-        ).all()
-        if projects:
-            raise PolicyError(
-                f"contact {contact_id} is the primary contact of project(s) "
-                f"{', '.join(map(str, projects))}; it cannot be erased"
-            )
-        removed: dict[str, int] = {}
-        contacts = ContactRow.__table__
-        # Every table that refers to contacts, found from the schema, so a table added
-        # later is erased too; children before parents.
-        for table in reversed(Base.metadata.sorted_tables):
-            for fk in table.foreign_key_constraints:
-                if fk.referred_table is not contacts:
-                    continue
-                column = next(c for c in fk.columns if c.name != "tenant_id")
-                result = conn.execute(
-                    delete(table).where(
-                        table.c.tenant_id == runtime.tenant_id, column == contact_id
-                    )
-                )
-                if result.rowcount:
-                    removed[table.name] = removed.get(table.name, 0) + result.rowcount
-        conn.execute(scope.delete(ContactRow).where(_C.id == contact_id))
-        removed["contacts"] = 1
-        counters.allocate(conn, runtime.tenant_id, "state")
+            if result.rowcount:
+                removed[table.name] = removed.get(table.name, 0) + result.rowcount
     return removed

@@ -1,6 +1,6 @@
 """Playing a tenant's history again in a scratch copy, and comparing the outcome.
 
-The scratch copy is a SQLite database in a temporary folder, driven by a sibling CRM
+The scratch copy is a SQLite database in memory (never a file), driven by a sibling CRM
 (the same plugins, registries and compiled packs) that is quiet: no notice, message or
 event hook reaches the outside world. Events are recorded again in their original
 batches with the clock at the time they were recorded; ticks run at their moment
@@ -11,15 +11,14 @@ The tenant's own data is only read.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.pool import StaticPool
 
 from crmkit.clock import MovableClock, as_utc
 from crmkit.contact_fields import PROFILE_FIELDS
@@ -47,6 +46,7 @@ from crmkit.storage.models import (
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
+    from crmkit.core import CRM
     from crmkit.tenant import Tenant
 
 
@@ -92,36 +92,63 @@ def replay(
     result = ReplayResult(
         tenant=history.tenant, packs=list(history.packs), since=moment, warnings=plan.warnings
     )
-    with tempfile.TemporaryDirectory(prefix="crmkit-replay-") as folder:
-        clock = MovableClock()
-        scratch = tenant.crm.sibling(f"sqlite:///{Path(folder) / 'replay.db'}", clock=clock)
-        try:
-            scratch.migrate()
-            twin = scratch.configure_tenant(
-                history.tenant,
-                list(packs) if packs is not None else history.packs,
-                history.settings,
-                actor="replay",
-            )
-            player = _Player(twin, clock, history)
-            player.prepare(plan)
-            player.play(plan.steps, result)
-            with scratch.db.connect() as conn:
-                runtime = twin.runtime(conn)
-                result.packs = [pack.ref for pack in runtime.packs]
-                facets: set[str] | None = None
-                if packs is not None:
-                    # Facets only one side has are not differences of a contact: the
-                    # simulated packs' new ones are counted by value instead.
-                    facets = set(runtime.facets) & set(history.facets)
-                    new = [f for f in runtime.facets if f not in history.facets]
-                    result.new_facets = facet_counts(conn, runtime.tenant_id, new)
-                result.differences = compare(conn, runtime.tenant_id, history, facets)
-        finally:
-            scratch.db.dispose()
+    clock = MovableClock()
+    scratch = _scratch_crm(tenant, clock)
+    try:
+        scratch.migrate()
+        twin = scratch.configure_tenant(
+            history.tenant,
+            list(packs) if packs is not None else history.packs,
+            history.settings,
+            actor="replay",
+        )
+        player = _Player(twin, clock, history)
+        player.prepare(plan)
+        player.play(plan.steps, result)
+        with scratch.db.connect() as conn:
+            runtime = twin.runtime(conn)
+            result.packs = [pack.ref for pack in runtime.packs]
+            facets: set[str] | None = None
+            if packs is not None:
+                # Facets only one side has are not differences of a contact: the
+                # simulated packs' new ones are counted by value instead.
+                facets = set(runtime.facets) & set(history.facets)
+                new = [f for f in runtime.facets if f not in history.facets]
+                result.new_facets = facet_counts(conn, runtime.tenant_id, new)
+            result.differences = compare(conn, runtime.tenant_id, history, facets)
+    finally:
+        scratch.db.dispose()
     result.contacts = len(history.contacts)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _scratch_crm(tenant: Tenant, clock: MovableClock) -> CRM:
+    """The scratch copy lives in memory: a killed replay leaves no file holding the
+    tenant's contacts behind (a SIGKILL runs no cleanup). One connection serves every
+    use, since each new connection to ``sqlite://`` would be an empty database."""
+    scratch = tenant.crm.sibling(
+        "sqlite://", clock=clock, poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    _one_connection_at_a_time(scratch.db)
+    return scratch
+
+
+def _one_connection_at_a_time(engine: Engine) -> None:
+    """Refuse a second connection while one is in use: on the one shared connection it
+    would commit or roll back the first one's transaction."""
+    in_use = [0]
+
+    def checkout(*_: Any) -> None:
+        if in_use[0]:
+            raise RuntimeError("the replay's scratch database has one connection, in use")
+        in_use[0] += 1
+
+    def checkin(*_: Any) -> None:
+        in_use[0] -= 1
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
 
 
 class _Player:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from crmkit.errors import BusyError, ConfigError, ValidationError
+from crmkit.files_private import create_private_database
 from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
@@ -125,6 +126,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     lock_timeout()  # a bad CRMKIT_LOCK_TIMEOUT is reported here, not at first use
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
+        create_private_database(parsed.database)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         event.listen(engine, "connect", _postgres_lock_timeout)

@@ -385,6 +385,9 @@ class PortalCredentialRow(Base):
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     username: Mapped[str] = mapped_column(String(320))
+    # The casefolded username logins look up. Null only for a login made before keys
+    # existed whose key another login already had: it logs in by its exact username.
+    username_key: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     token_hash: Mapped[str | None] = mapped_column(String(300))
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -393,10 +396,27 @@ class PortalCredentialRow(Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
         UniqueConstraint("tenant_id", "username"),
+        UniqueConstraint("tenant_id", "username_key"),
     )
 
     def __repr__(self) -> str:
         return f"PortalCredentialRow({self.contact_id!r}, {self.username!r})"
+
+
+class PortalLoginFailureRow(Base):
+    """Recent failed portal logins of one username key, known or not (so a lockout
+    tells nothing about which usernames exist)."""
+
+    __tablename__ = "portal_login_failures"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"PortalLoginFailureRow({self.username_key!r}, {self.failures!r})"
 
 
 class CustomFieldRow(Base):

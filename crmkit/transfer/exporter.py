@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.contact_pages import contacts_from_rows, page_query
 from crmkit.errors import ValidationError
+from crmkit.files_private import make_private, open_private
 from crmkit.schemas import ContactOut
 from crmkit.storage.lists import one_of
 from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
@@ -162,7 +163,7 @@ def export_contacts(
             raise ValidationError("an XLSX export needs an output file")
         return _write_xlsx(path, header, pages, facets, fields)
     if path is not None:
-        with path.open("w", encoding="utf-8", newline="") as stream:
+        with open_private(path, "w", encoding="utf-8", newline="") as stream:
             return _write_csv(stream, header, pages, facets, fields)
     return _write_csv(output or sys.stdout, header, pages, facets, fields)  # type: ignore[arg-type]
 
@@ -211,5 +212,5 @@ def _write_xlsx(
                 cells.append(cell)
             sheet.append(cells)
         count += len(contacts)
-    book.save(path)
+    book.save(make_private(path))
     return count

@@ -8,6 +8,7 @@ from typing import IO
 
 from pydantic import BaseModel, Field, computed_field
 
+from crmkit.files_private import open_private
 from crmkit.schemas import IngestSummary
 from crmkit.transfer.cells import escape_formula, shorten
 
@@ -88,7 +89,7 @@ class ErrorReport:
         if self.path is None:
             return
         if self._writer is None:
-            self._file = self.path.open("w", encoding="utf-8", newline="")
+            self._file = open_private(self.path, "w", encoding="utf-8", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=list(RowError.model_fields))
             self._writer.writeheader()
         self._writer.writerow({k: escape_formula(v) for k, v in error.model_dump().items()})

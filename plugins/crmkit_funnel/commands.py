@@ -3,6 +3,9 @@ conversion in Company First mode."""
 
 from __future__ import annotations
 
+import sys
+from typing import IO
+
 import click
 
 from crmkit.cli.context import JSON_OPTION, current_tenant
@@ -47,12 +50,54 @@ def portal_invite(contact_id: int, as_json: bool) -> None:
 
 @portal.command("set-password")
 @click.argument("username")
-@click.option("--token", required=True, help="The set-password token from the invitation.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def portal_set_password(username: str, token: str, password: str) -> None:
-    """Set a portal password with a set-password token (the token is then used up)."""
-    contact_id = Portal(current_tenant()).set_password(username, token, password)
+@click.option(
+    "--token-file",
+    type=click.File("r", encoding="utf-8"),
+    help="A file holding the set-password token ('-': standard input).",
+)
+@click.option(
+    "--token",
+    help="The token itself: other users see it in the process list, and it stays in "
+    "the shell's history. Prefer --token-file, or give it when asked.",
+)
+@click.option("--password", help="The new password (asked for, hidden, when not given).")
+def portal_set_password(
+    username: str, token_file: IO[str] | None, token: str | None, password: str | None
+) -> None:
+    """Set a portal password with a set-password token (the token is then used up).
+
+    The token is read from --token-file, else from standard input when that is not a
+    terminal (its first line), else asked for without echo."""
+    secret = _token(token_file, token)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    contact_id = Portal(current_tenant()).set_password(username, secret, password)
     console.print(f"password set for {username} (contact {contact_id})", markup=False)
+
+
+def _token(token_file: IO[str] | None, token: str | None) -> str:
+    if token_file is not None and token is not None:
+        raise click.UsageError("give the token once: --token-file or --token, not both")
+    if token is not None:
+        click.echo(
+            "warning: a token given with --token is visible in the process list and "
+            "shell history; use --token-file or standard input",
+            err=True,
+        )
+        return token.strip()
+    if token_file is not None:
+        return _first_line(token_file.readline(), token_file.name)
+    stdin = sys.stdin
+    if not stdin.isatty():
+        return _first_line(stdin.readline(), "standard input")
+    return str(click.prompt("Set-password token", hide_input=True)).strip()
+
+
+def _first_line(line: str, where: str) -> str:
+    token = line.strip()
+    if not token:
+        raise click.UsageError(f"no set-password token in {where}: its first line is empty")
+    return token
 
 
 @portal.command("login")
