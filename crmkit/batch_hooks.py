@@ -73,21 +73,6 @@ class BatchHooks:
         self.touched = False
         self._hook = tenant.crm.pm.hook.crmkit_on_changes
 
-    @classmethod
-    def listening(
-        cls,
-        tenant: Tenant,
-        runtime: TenantRuntime,
-        scope: TenantScope,
-        applier: ChangeApplier,
-        states: Mapping[int, ContactState],
-        outbox: list[Notice],
-    ) -> BatchHooks | None:
-        """The batch's hooks, or None when no plugin implements ``crmkit_on_changes``."""
-        if not tenant.crm.pm.hook.crmkit_on_changes.get_hookimpls():
-            return None
-        return cls(tenant, runtime, scope, applier, states, outbox)
-
     def after_event(self, event: PendingEvent) -> None:
         """Called by ``run_rules`` once an event's rules have changed its contact."""
         if event.changes:
@@ -125,14 +110,7 @@ class BatchHooks:
             self.touched = True
             raise NeedsOrder("a crmkit_on_changes hook changed another contact")
         state = self.states[contact_id]
-        cause = Cause(
-            cause_type,
-            like.get("pack"),
-            like.get("pack_version"),
-            like.get("rule"),
-            like.get("actor"),
-            like.get("event_id"),
-        )
+        cause = Cause.like(cause_type, like)
         made: list[dict[str, Any]] = []
         for change in changes[contact_id]:
             transition = self.applier.apply(state, change, cause)

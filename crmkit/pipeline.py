@@ -70,6 +70,19 @@ class Cause(NamedTuple):
     actor: str | None = None
     event_id: str | None = None
 
+    @classmethod
+    def like(cls, cause_type: CauseType, transition: Mapping[str, Any]) -> Cause:
+        """The cause of ``transition`` with another type: what a change a plugin makes
+        through ``ChangeContext.apply(..., like=transition)`` is recorded with."""
+        return cls(
+            cause_type,
+            transition.get("pack"),
+            transition.get("pack_version"),
+            transition.get("rule"),
+            transition.get("actor"),
+            transition.get("event_id"),
+        )
+
     def describe(self) -> str:
         if self.type == "rule":
             return f"{self.pack}@{self.pack_version}:{self.rule}"

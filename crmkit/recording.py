@@ -271,7 +271,11 @@ def _apply_batch(
         fresh = [e for e in fresh if e.contact_id in states]
         applier = tenant.applier(runtime)
         # crmkit_on_changes gets each event's transitions as it would one by one.
-        hooks = BatchHooks.listening(tenant, runtime, scope, applier, states, outbox)
+        hooks = (
+            BatchHooks(tenant, runtime, scope, applier, states, outbox)
+            if crm.pm.hook.crmkit_on_changes.get_hookimpls()
+            else None
+        )
         refused = run_rules(
             runtime,
             crm.rules_engine,

@@ -152,14 +152,7 @@ class Tenant:
             changes: Mapping[int, Sequence[Change]], cause_type: Any, like: dict[str, Any]
         ) -> list[dict[str, Any]]:
             ids = list(changes)
-            cause = Cause(
-                cause_type,
-                like.get("pack"),
-                like.get("pack_version"),
-                like.get("rule"),
-                like.get("actor"),
-                like.get("event_id"),
-            )
+            cause = Cause.like(cause_type, like)
             made: list[dict[str, Any]] = []
             # In rounds: a tick may move a large share of a big tenant.
             for start in range(0, len(ids), ROWS_PER_ROUND):
