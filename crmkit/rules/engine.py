@@ -219,10 +219,10 @@ def _notice(ruleset: CompiledRuleset, reason: str) -> None:
     if ruleset.key in _noticed:
         return
     _noticed.add(ruleset.key)
-    sys.stderr.write(
-        f"crmkit: pack {ruleset.pack}@{ruleset.version} runs on the compiled backend: "
-        f"{' '.join(reason.split())}\n"
-    )
+    text = f"pack {ruleset.pack}@{ruleset.version} runs on the compiled backend: {reason}"
+    # A pack's name comes from its manifest: what it holds is shown, never obeyed.
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in " ".join(text.split()))
+    sys.stderr.write(f"crmkit: {shown}\n")
 
 
 class MemoizingEngine:
