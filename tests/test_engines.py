@@ -177,3 +177,133 @@ def test_without_durable_rules_the_compiled_backend_is_used_with_a_notice(
     assert capsys.readouterr().err == ""  # once per process
     with pytest.raises(ConfigError, match="cannot be used here: ImportError"):
         make_rule_engine("durable")
+
+
+def _kind(kind: str) -> Node:
+    return Compare("event.kind", "==", kind)
+
+
+def _either(j: int) -> Node:
+    return Or((Compare(f"event.data.a{j}", "==", 1), Compare(f"event.data.b{j}", "==", 1)))
+
+
+def _over(kind: str, value: int) -> Node:
+    return And((_kind(kind), Compare("event.data.n", ">", value)))
+
+
+# Rulesets just past one of durable_rules' fixed tables each, with facts that reach the
+# overfull part; durable_rules answered each with a bare error code, or wrongly.
+BEYOND_DURABLE = {
+    "4,096 rules (error code 106)": (
+        [_kind(f"k{i % 50}") for i in range(4096)],
+        [{"event.kind#s": "k1"}],
+    ),
+    "257 rules ending with the same test (wrong answers or 108)": (
+        [_kind("deal")] * 257,
+        [{"event.kind#s": "deal"}],
+    ),
+    "129 or-groups ending at the same test (107)": (
+        [Or((_kind("deal"), Compare("event.data.n", "==", i))) for i in range(129)],
+        [{"event.kind#s": "deal"}, {"event.kind#s": "x", "event.data.n#n": 5}],
+    ),
+    "16 and/or groups in one rule (113)": (
+        [And(tuple(_either(j) for j in range(15)))],
+        [{f"event.data.a{j}#n": 1 for j in range(15)}],
+    ),
+    "65 thresholds an event passes at once (303 when it arrives)": (
+        [_over("scored", i) for i in range(65)],
+        [{"event.kind#s": "scored", "event.data.n#n": 1000}],
+    ),
+    "a fact of 252 values (302)": (
+        [And(tuple(Has("contact.tags", f"t{i}", False) for i in range(252)))],
+        [{tag_key(f"t{i}"): True for i in range(252)}],
+    ),
+}
+
+
+@needs_durable
+@pytest.mark.parametrize("case", list(BEYOND_DURABLE))
+def test_a_ruleset_durable_rules_cannot_hold_runs_on_the_compiled_backend(
+    case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right answers, from the compiled backend, with one line saying why."""
+    conditions, batch = BEYOND_DURABLE[case]
+    ruleset = ruleset_of(conditions)
+    engine = DurableEngine()
+    assert engine.match(ruleset, batch) == COMPILED.match(ruleset, batch)
+    notice = capsys.readouterr().err
+    assert notice.startswith("crmkit: pack generated@1 runs on the compiled backend: ")
+    assert notice.count("\n") == 1 and "at most" in notice
+    engine.match(ruleset, batch)
+    assert capsys.readouterr().err == ""  # once per pack version
+
+
+@needs_durable
+def test_a_ruleset_durable_rules_fails_on_anyway_runs_on_the_compiled_backend(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Should the model of its tables miss one, the error moves the pack, not the event."""
+    from crmkit.rules import durable_limits
+
+    monkeypatch.setattr(durable_limits, "durable_overflows", lambda ruleset: [])
+    conditions, batch = BEYOND_DURABLE["16 and/or groups in one rule (113)"]
+    ruleset = ruleset_of(conditions)
+    assert DurableEngine().match(ruleset, batch) == [[0]]
+    assert capsys.readouterr().err == (
+        "crmkit: pack generated@1 runs on the compiled backend: durable_rules failed on it "
+        "(Could not create ruleset, error code: 113)\n"
+    )
+
+
+@needs_durable
+def test_rulesets_at_durable_rules_limits_still_run_on_it() -> None:
+    """The limits are not lower than they are: each case one short of the table's size
+    runs on durable_rules and answers as the compiled backend does."""
+    at_limits = [
+        [_kind(f"k{i % 50}") for i in range(4095)],
+        [_kind("deal")] * 256,
+        # An or-group's join has no test of its own: an event passes all 63 joins after
+        # `event.kind == deal`, and they wait beside `n == 5`, which it passes too.
+        [Or((_kind("deal"), Compare("event.data.n", "==", i))) for i in range(63)],
+        [And(tuple(_either(j) for j in range(14)))],
+        [_over("scored", i) for i in range(64)],
+        [_kind(f"k{i}") for i in range(510)],
+    ]
+    for conditions in at_limits:
+        ruleset = ruleset_of(conditions)
+        engine = DurableEngine()
+        facts: list[dict[str, object]] = [{"event.kind#s": k} for k in ("k1", "deal", "k509")]
+        facts.append({"event.kind#s": "scored", "event.data.n#n": 1000})
+        facts.append({f"event.data.a{j}#n": 1 for j in range(14)})
+        assert engine.match(ruleset, facts) == COMPILED.match(ruleset, facts)
+        assert engine._elsewhere[ruleset.key] is None
+
+
+LADDER = "rules:\n" + "".join(
+    f"  - name: over {i}\n    when: event.kind == scored and event.data.points > {i}\n"
+    f"    then: [{{tag: over-{i}}}]\n"
+    for i in range(65)
+)
+
+
+def test_an_event_past_a_durable_rules_limit_is_recorded(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """65 thresholds passed at once: durable_rules failed the event (error code 303)."""
+    from support import PackPlugin
+
+    from crmkit.rules import engine
+
+    monkeypatch.setattr(engine, "_noticed", set())  # the notice comes once per process
+
+    crm = CRM(db_url, plugins=[PackPlugin(tmp_path, {"ladder": LADDER})], load_entry_points=False)
+    crm.migrate()
+    tenant = crm.configure_tenant("t", ["ladder"])
+    contact = tenant.add_contact({"first_name": "Ada"})
+    tenant.record_event(contact.id, "scored", {"points": 1000})
+    tenant.record_event(contact.id, "scored", {"points": 3})
+    assert len(tenant.get_contact(contact.id).tags) == 65
+    err = capsys.readouterr().err
+    if crm.rules_engine.name.startswith("durable_rules"):
+        assert err.count("\n") == 1 and "runs on the compiled backend" in err
+    crm.close()

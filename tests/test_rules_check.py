@@ -198,3 +198,45 @@ def test_rules_check_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     result = runner.invoke(cli, ["rules", "check", "--packs", "nope"])
     assert result.exit_code == 1 and "unknown pack 'nope'" in result.stderr
+
+
+def test_rules_check_reports_what_durable_rules_cannot_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4,100 rules: durable_rules failed with "error code: 106" at the first event while
+    `rules check` found no problems."""
+    from crmkit.cli.main import cli
+
+    monkeypatch.setenv("CRMKIT_DATABASE_URL", f"sqlite:///{tmp_path / 'crm.db'}")
+    big = tmp_path / "big.yaml"
+    big.write_text(
+        rules(*(rule(f"r{i}", f"event.kind == k{i % 40}", "{tag: seen}") for i in range(4100))),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["rules", "check", str(big)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines() == [
+        "engine-limit big@0:big.yaml: 4100 event rules; durable_rules takes at most 4095 in "
+        "one pack (error code 106); crmkit runs it on the compiled backend instead",
+        f"{big}: 1 problem",
+    ]
+
+
+def test_rules_check_names_the_rule_past_a_durable_rules_table(tmp_path: Path) -> None:
+    ladder = rules(
+        *(
+            rule(f"over {i}", f"event.kind == scored and event.data.n > {i}", "{tag: x}")
+            for i in range(70)
+        )
+    )
+    assert problems_of(tmp_path, ladder) == [
+        "engine-limit: deals@1.0.0:deals-1.0.0.yaml: one event can pass 70 tests at once "
+        '(after `event.kind == "scored"`: 70); durable_rules holds at most 64 (error code '
+        "303 when such an event arrives); crmkit runs it on the compiled backend instead"
+    ]
+    kinds = rules(*(rule(f"r{i}", f"event.kind == k{i}", "{tag: x}") for i in range(600)))
+    assert problems_of(tmp_path, kinds)[0] == (
+        "engine-limit: deals@1.0.0:deals-1.0.0.yaml, line 1532, rule 'r510': 512 different "
+        "tests follow the start of a condition; durable_rules holds at most 511 (beyond, it "
+        "hangs or fails with error code 106); crmkit runs it on the compiled backend instead"
+    )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from crmkit.cli.output import errors
+from crmkit.cli.output import errors, printable
 from crmkit.clock import as_utc
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def default_actor() -> str:
 
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line of stderr and exit with status 1."""
-    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    errors.print(f"error: {printable(message, one_line=True)}", highlight=False, soft_wrap=True)
     sys.exit(1)
 
 
@@ -133,6 +133,12 @@ class CrmGroup(click.Group):
         self._load()
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as exc:
+            raise _printable(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         from crmkit.errors import CRMError
 
@@ -140,3 +146,13 @@ class CrmGroup(click.Group):
             return super().invoke(ctx)
         except CRMError as exc:
             fail(str(exc))
+        except click.ClickException as exc:
+            raise _printable(exc) from None
+
+
+def _printable(exc: click.ClickException) -> click.ClickException:
+    """Click quotes some input as it is ("No such option: ...", extra arguments): the
+    message is shown with its control characters escaped, on one line."""
+    # Final for click's typing only; the exception is shown once, after this.
+    exc.message = printable(exc.message, one_line=True)  # type: ignore[misc]
+    return exc

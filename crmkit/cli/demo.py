@@ -15,7 +15,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from crmkit.cli.output import coloured, console, facet_colours, print_json
+from crmkit.cli.output import coloured, console, facet_colours, line, print_json
 from crmkit.errors import ConfigError
 from crmkit.templating import render_pack_template
 
@@ -101,14 +101,14 @@ def run_demo(db: str | None, as_json: bool) -> None:
         )
     console.print(table)
     counts = Counter(c.facets["contact_type"] for c in contacts)
-    line = Text("by type: ")
+    by_type = Text("by type: ")
     for i, (value, count) in enumerate(sorted(counts.items())):
         if i:
-            line.append(", ")
-        line.append_text(
+            by_type.append(", ")
+        by_type.append_text(
             coloured(f"{labels['contact_type'][value]} {count}", colours["contact_type"][value])
         )
-    console.print(line)
+    console.print(by_type)
     console.print(
         f"{summary.total} sample events: {summary.applied} applied, "
         f"{summary.changes} automatic changes",
@@ -121,7 +121,7 @@ def run_demo(db: str | None, as_json: bool) -> None:
     )
     for t in transitions:
         console.print(
-            Text.assemble(
+            line(
                 f"  {t.at:%Y-%m-%d %H:%M}  ",
                 coloured(t.old or "-", colours["contact_type"].get(t.old or "", "grey")),
                 " -> ",

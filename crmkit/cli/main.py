@@ -30,6 +30,7 @@ from crmkit.cli.output import (
     contacts_table,
     errors,
     facet_colours,
+    line,
     print_json,
 )
 from crmkit.event_input import read_json, read_json_lines
@@ -145,7 +146,9 @@ def init(ctx: click.Context, packs: str, settings: tuple[str, ...], as_json: boo
     if as_json:
         print_json(result)
     else:
-        console.print(f"tenant [bold]{obj.tenant_name}[/] uses packs: {', '.join(specs) or 'none'}")
+        console.print(
+            line("tenant ", (obj.tenant_name, "bold"), f" uses packs: {', '.join(specs) or 'none'}")
+        )
 
 
 @cli.command()

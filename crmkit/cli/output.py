@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.table import Table
-from rich.text import Text
+from rich.text import Text, TextType
 
 if TYPE_CHECKING:
     from crmkit.schemas import ContactOut
@@ -30,8 +33,70 @@ STYLES = {
     "brown": "bold dark_goldenrod",
 }
 
-console = Console()
-errors = Console(stderr=True)
+# What a terminal would act on rather than show: C0 controls but newline (ESC starts
+# CSI and OSC 8 hyperlink sequences, BEL, backspace and carriage return rewrite what is
+# on screen), DEL, C1 controls (0x9b is a one-byte CSI), and the bidirectional marks and
+# overrides that reorder a line.
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_LINE = re.compile(f"\n|{_UNSAFE.pattern}")
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\t":
+        return " "
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """``text`` as a terminal shows it literally: each control character as ``\\xNN`` (a
+    tab as a space); with ``one_line``, newlines too, so data cannot forge a line."""
+    return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_shown, text)
+
+
+class SafeConsole(Console):
+    """A console that prints data as it is: no markup (``[bold]``, ``[link=...]``) or
+    emoji codes are read in strings, and control characters come out escaped.
+
+    Styles come from :class:`Text` objects and ``style=``, never from the text printed,
+    so every string and table cell may hold data. Text objects built from data are
+    escaped too, at the last step before the terminal.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(markup=False, emoji=False, **options)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        options["markup"] = False
+        options["emoji"] = False
+        return super().render_str(printable(text), **options)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and _UNSAFE.search(segment.text):
+                yield Segment(printable(segment.text), segment.style)
+            else:
+                yield segment
+
+
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
+
+
+def line(*parts: str | tuple[str, str] | Text) -> Text:
+    """One line of plain text and ``(text, style)`` pieces, none read as markup."""
+    pieces: list[TextType | tuple[str, str]] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(printable(part))
+        elif isinstance(part, tuple):
+            pieces.append((printable(part[0]), part[1]))
+        else:
+            pieces.append(part)
+    return Text.assemble(*pieces)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -52,7 +117,7 @@ def print_json(value: Any) -> None:
 
 
 def coloured(value: str, colour: str) -> Text:
-    return Text(value, style=STYLES.get(colour, ""))
+    return Text(printable(value), style=STYLES.get(colour, ""))
 
 
 def facet_colours(tenant: Tenant) -> dict[str, dict[str, str]]:

@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from crmkit.cli.context import JSON_OPTION, current_context, default_actor
-from crmkit.cli.output import console, print_json
+from crmkit.cli.output import console, line, print_json
 from crmkit.errors import CRMError
 
 
@@ -81,7 +81,7 @@ def register(cli: click.Group) -> None:
         elif old == new:
             console.print(f"{pack} is already at {new}; nothing changed")
         else:
-            console.print(f"{pack}: {old} -> {new} for tenant [bold]{obj.tenant_name}[/]")
+            console.print(line(f"{pack}: {old} -> {new} for tenant ", (obj.tenant_name, "bold")))
 
     @packs.command("history")
     @JSON_OPTION

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from crmkit.cli.context import JSON_OPTION, current_tenant, fail, pairs
-from crmkit.cli.output import coloured, console, print_json
+from crmkit.cli.output import coloured, console, line, print_json
 from crmkit.field_types import FIELD_TYPES
 from crmkit.profiles import ContactProfile, shown
 
@@ -18,9 +18,9 @@ from crmkit.profiles import ContactProfile, shown
 def print_profile(profile: ContactProfile, colours: dict[str, dict[str, str]]) -> None:
     """The profile as a person reads it, section by section."""
     name = f"{profile.first_name} {profile.last_name}".strip()
-    console.print(f"[bold]{name}[/bold]  (contact {profile.id})", highlight=False)
+    console.print(line((name, "bold"), f"  (contact {profile.id})"), highlight=False)
     if profile.archived:
-        console.print("[bold red]archived[/bold red]")
+        console.print("archived", style="bold red")
     header = Table(show_header=False, box=None, pad_edge=False)
     header.add_column(style="bold")
     header.add_column()
@@ -43,10 +43,10 @@ def print_profile(profile: ContactProfile, colours: dict[str, dict[str, str]]) -
     if profile.messages:
         table = Table("at", "channel", "", "text", title="Texts and emails", title_justify="left")
         for m in profile.messages:
-            text = f"{m.subject}: {m.body}" if m.subject else m.body
+            body = line(f"{m.subject}: {m.body}" if m.subject else m.body)
             if m.status == "failed":
-                text = f"{text}  [red](failed: {m.error})[/red]"
-            table.add_row(m.at.strftime("%Y-%m-%d %H:%M"), m.channel, m.direction, text)
+                body = line(body, (f"  (failed: {m.error})", "red"))
+            table.add_row(m.at.strftime("%Y-%m-%d %H:%M"), m.channel, m.direction, body)
         console.print(table)
     if profile.history:
         table = Table("at", "what", "detail", title="Recent history", title_justify="left")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crmkit.cli.context import JSON_OPTION, Context, current_context, fail, iso_time
-from crmkit.cli.output import console, errors, print_json
+from crmkit.cli.output import console, errors, line, print_json
 from crmkit.errors import SourceError
 from crmkit.scenarios.model import SCENARIO_SUFFIX
 
@@ -142,7 +142,7 @@ def register(cli: click.Group) -> None:
         else:
             for problem in problems:
                 console.print(
-                    f"[yellow]{problem.kind}[/] {problem}", highlight=False, soft_wrap=True
+                    line((problem.kind, "yellow"), f" {problem}"), highlight=False, soft_wrap=True
                 )
             console.print(
                 f"{label}: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}",
@@ -203,11 +203,15 @@ def register(cli: click.Group) -> None:
                         continue
                     if result.passed:
                         console.print(
-                            f"[green]PASS[/] {result.title}", highlight=False, soft_wrap=True
+                            line(("PASS", "green"), f" {result.title}"),
+                            highlight=False,
+                            soft_wrap=True,
                         )
                     else:
                         console.print(
-                            f"[red]FAIL[/] {result.title}", highlight=False, soft_wrap=True
+                            line(("FAIL", "red"), f" {result.title}"),
+                            highlight=False,
+                            soft_wrap=True,
                         )
                         console.print(result.message, markup=False, highlight=False, soft_wrap=True)
             unexercised = {
@@ -225,8 +229,11 @@ def register(cli: click.Group) -> None:
             for ref, names in unexercised.items():
                 if names:
                     console.print(
-                        f"[yellow]{ref}[/]: no scenario made these rules change anything: "
-                        + ", ".join(repr(n) for n in names),
+                        line(
+                            (ref, "yellow"),
+                            ": no scenario made these rules change anything: "
+                            + ", ".join(repr(n) for n in names),
+                        ),
                         highlight=False,
                     )
             passed = len(report) - failed

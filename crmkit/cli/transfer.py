@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from crmkit.cli.context import JSON_OPTION, current_tenant, pairs
-from crmkit.cli.output import console, errors, print_json
+from crmkit.cli.output import console, errors, line, print_json
 from crmkit.runtime import TenantRuntime
 from crmkit.transfer.cells import shorten
 from crmkit.transfer.files import TableFile
@@ -55,9 +55,9 @@ def _print_mapping(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
     for column in mapping.columns:
         table.add_row(column.name, column.target.label, str(first.get(column.target.label, "")))
     for name in mapping.unmapped:
-        table.add_row(name, "[yellow]not mapped[/yellow]", "")
+        table.add_row(name, line(("not mapped", "yellow")), "")
     for name in mapping.skipped:
-        table.add_row(name, "[dim]left out (-)[/dim]", "")
+        table.add_row(name, line(("left out (-)", "dim")), "")
     console.print(table)
     if mapping.unmapped:
         console.print(

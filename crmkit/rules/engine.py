@@ -129,17 +129,53 @@ class DurableEngine:
     Facts are asserted (not posted) so every matching rule fires, not only the first.
     All facts of one call share a session that is deleted afterwards, which keeps
     durable_rules' 1024-session limit out of reach.
+
+    A ruleset bigger than durable_rules' fixed tables (:mod:`crmkit.rules.durable_limits`)
+    never reaches it, and one it fails on anyway is not given to it again: both run on
+    the compiled backend, with a one-line notice on stderr, rather than hang the process,
+    answer wrongly or fail every event.
     """
 
     name = "durable_rules"
     _sessions = itertools.count(1)
 
+    def __init__(self) -> None:
+        from crmkit.rules.python_engine import CompiledEngine
+
+        self._compiled = CompiledEngine()
+        # Why each ruleset seen runs on the compiled backend (None: it runs here).
+        self._elsewhere: dict[str, str | None] = {}
+
     def match(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> list[list[int]]:
+        if not facts or not ruleset.rules:
+            return [[] for _ in facts]
+        reason = self._why_not(ruleset, facts)
+        if reason is None:
+            try:
+                return self._match(ruleset, facts)
+            except _durable_error() as exc:
+                reason = self._elsewhere[ruleset.key] = f"durable_rules failed on it ({exc})"
+        _notice(ruleset, reason)
+        return self._compiled.match(ruleset, facts)
+
+    def _why_not(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> str | None:
+        from crmkit.rules.durable_limits import MAX_FACT_VALUES, durable_overflows
+
+        if ruleset.key not in self._elsewhere:
+            overflows = durable_overflows(ruleset)
+            self._elsewhere[ruleset.key] = overflows[0].message if overflows else None
+        reason = self._elsewhere[ruleset.key]
+        if reason is None and any(len(fact) > MAX_FACT_VALUES for fact in facts):
+            reason = (
+                f"a fact holds {max(map(len, facts))} values; durable_rules takes at most "
+                f"{MAX_FACT_VALUES} (error code 302)"
+            )
+        return reason
+
+    def _match(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> list[list[int]]:
         from durable import engine
 
         results: list[list[int]] = [[] for _ in facts]
-        if not facts or not ruleset.rules:
-            return results
         with _REGISTRY.lock:
             host = _REGISTRY.ensure(ruleset)
             sid = f"s{next(self._sessions)}"
@@ -156,13 +192,37 @@ class DurableEngine:
                 fired = _REGISTRY.fired
             finally:
                 _REGISTRY.fired = []
-                host.delete_state(ruleset.key, sid)
+                # After a failed assert the session may be gone; that error is not the news.
+                with contextlib.suppress(_durable_error()):
+                    host.delete_state(ruleset.key, sid)
         for index, order in fired:
             # durable_rules fires a rule once per alternative of an ``or`` that holds;
             # a rule matches (and its actions run) once.
             if order not in results[index]:
                 results[index].append(order)
         return results
+
+
+def _durable_error() -> type[Exception]:
+    """The exception durable_rules' C core raises (its codes: ``rules.h``)."""
+    from durable import engine
+
+    error: type[Exception] = engine.durable_rules_engine.error
+    return error
+
+
+_noticed: set[str] = set()
+
+
+def _notice(ruleset: CompiledRuleset, reason: str) -> None:
+    """Say once per pack version and process why it runs on the compiled backend."""
+    if ruleset.key in _noticed:
+        return
+    _noticed.add(ruleset.key)
+    text = f"pack {ruleset.pack}@{ruleset.version} runs on the compiled backend: {reason}"
+    # A pack's name comes from its manifest: what it holds is shown, never obeyed.
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in " ".join(text.split()))
+    sys.stderr.write(f"crmkit: {shown}\n")
 
 
 class MemoizingEngine:

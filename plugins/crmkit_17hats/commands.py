@@ -8,7 +8,7 @@ import click
 from rich.text import Text
 
 from crmkit.cli.context import JSON_OPTION, current_tenant
-from crmkit.cli.output import coloured, console, facet_colours, print_json
+from crmkit.cli.output import coloured, console, facet_colours, print_json, printable
 from crmkit.schemas import ContactOut
 from crmkit.tenant import Tenant
 from crmkit_17hats import CONTACT_TYPE
@@ -18,7 +18,7 @@ from crmkit_17hats.pages import contacts_page, leads_page
 def _line(tenant_colours: dict[str, str], contact: ContactOut) -> Text:
     kind = contact.facets.get("contact_type", "other")
     return Text.assemble(
-        f"  {contact.first_name} {contact.last_name}".rstrip().ljust(32),
+        printable(f"  {contact.first_name} {contact.last_name}".rstrip()).ljust(32),
         coloured(CONTACT_TYPE.value(kind).label, tenant_colours.get(kind, "grey")),
         f"  (#{contact.id})",
     )
@@ -51,7 +51,7 @@ def hats_contacts(types: tuple[str, ...], as_json: bool) -> None:
         return
     colours = _colours(tenant)
     for group in groups:
-        console.print(Text(group["letter"], style="bold underline"))
+        console.print(Text(printable(group["letter"]), style="bold underline"))
         for contact in group["contacts"]:
             console.print(_line(colours, contact))
 
