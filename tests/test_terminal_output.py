@@ -110,8 +110,11 @@ def test_errors_that_quote_input_are_printed_literally(
         assert visible in last or repr(quoted)[1:-1] in last, (quoted, err)
 
 
+# Any text but NUL, which crmkit refuses in names (with a one-line error).
 NAMES = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=30
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+    min_size=1,
+    max_size=30,
 ).filter(lambda s: s.strip() and "=" not in s)
 
 
