@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,3 +147,9 @@ def events_state(crm: CRM, tenant: str) -> dict[str, list[tuple[object, ...]]]:
             name: [tuple(row) for row in conn.execute(sa.text(query), {"t": tenant_id})]
             for name, query in _STATE_QUERIES.items()
         }
+
+
+def crmkit_command() -> list[str]:
+    """The installed ``crmkit`` script, for tests that run and kill real processes."""
+    found = Path(sys.executable).with_name("crmkit")
+    return [str(found)] if found.exists() else [shutil.which("crmkit") or "crmkit"]

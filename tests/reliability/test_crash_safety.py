@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from support import events_state
+from support import crmkit_command, events_state
 
 from crmkit import CRM
 
@@ -28,11 +27,6 @@ BATCH = 500
 KILLS = 3
 KINDS = ["lead_form_submitted", "email_sent", "call_logged", "quote_accepted", "lead_converted"]
 ENGAGEMENTS = [("facebook", "comment"), ("email", "reply"), ("web", "visit"), ("phone", "call")]
-
-
-def crmkit_command() -> list[str]:
-    found = Path(sys.executable).with_name("crmkit")
-    return [str(found)] if found.exists() else [shutil.which("crmkit") or "crmkit"]
 
 
 def write_events(path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from test_crash_safety import crmkit_command
+from support import crmkit_command
 
 from crmkit import CRM
 

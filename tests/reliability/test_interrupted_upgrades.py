@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from test_crash_safety import crmkit_command
+from support import crmkit_command
 from test_upgrades import AT, RELEASES, assert_old_data_works, make_release_database
 
 from crmkit import CRM

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from slow_smtp import Trickler, trickling_server
+from support import crmkit_command
 
 from crmkit import CRM, Tenant
 from crmkit.storage.models import MessageRow, ScheduledActionRow
@@ -32,11 +30,6 @@ from crmkit.upcoming import INTERRUPTED, LEASE, MAX_ATTEMPTS
 
 # Long enough that only the kill ends the send.
 HANGING_DEADLINE = "600"
-
-
-def crmkit_command() -> list[str]:
-    found = Path(sys.executable).with_name("crmkit")
-    return [str(found)] if found.exists() else [shutil.which("crmkit") or "crmkit"]
 
 
 def _free_port() -> int:
