@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("crmkit")
-"""Decorator marking a plugin function as a crmkit hook implementation."""
+from crmkit.markers import hookimpl
 
 __version__ = "0.1.0"
 
@@ -13,8 +10,9 @@ __all__ = ["CRM", "Facet", "FacetValue", "Pack", "Tenant", "__version__", "hooki
 
 
 def __getattr__(name: str) -> object:
-    # Lazy re-exports: plugins import ``hookimpl`` from here while crmkit itself is
-    # still being imported, so the heavy modules must not load at import time.
+    # Lazy re-exports, for import weight only (no cycle hides here: no crmkit module
+    # imports from the package itself): ``import crmkit.errors`` or a plugin's
+    # ``from crmkit import hookimpl`` should not load SQLAlchemy, pydantic and the rules.
     if name == "CRM":
         from crmkit.core import CRM
 

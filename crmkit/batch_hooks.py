@@ -27,11 +27,11 @@ from crmkit.pipeline import Cause, ChangeApplier, ContactState, PendingEvent
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from crmkit.context import TenantContext
     from crmkit.facets import CauseType
     from crmkit.rules.actions import Change
     from crmkit.runtime import TenantRuntime
     from crmkit.storage.scope import TenantScope
-    from crmkit.tenant import Tenant
 
 
 class NeedsOrder(BaseException):
@@ -57,21 +57,20 @@ class BatchHooks:
 
     def __init__(
         self,
-        tenant: Tenant,
+        ctx: TenantContext,
         runtime: TenantRuntime,
         scope: TenantScope,
         applier: ChangeApplier,
         states: Mapping[int, ContactState],
         outbox: list[Notice],
     ) -> None:
-        self.tenant = tenant
+        self.ctx = ctx
         self.runtime = runtime
         self.scope = scope
         self.applier = applier
         self.states = states
         self.outbox = outbox
         self.touched = False
-        self._hook = tenant.crm.pm.hook.crmkit_on_changes
 
     def after_event(self, event: PendingEvent) -> None:
         """Called by ``run_rules`` once an event's rules have changed its contact."""
@@ -85,7 +84,7 @@ class BatchHooks:
             return self._apply_here(contact_id, changes, cause, like)
 
         context = ChangeContext(
-            tenant=self.tenant.name,
+            tenant=self.ctx.name,
             runtime=self.runtime,
             connection=cast("Connection", _Untouchable(self)),
             scope=self.scope,
@@ -95,7 +94,7 @@ class BatchHooks:
             _apply=apply,
             outbox=self.outbox,
         )
-        self._hook(tenant=self.tenant.name, transitions=transitions, context=context)
+        self.ctx.hooks.on_changes(tenant=self.ctx.name, transitions=transitions, context=context)
         if self.touched:  # the hook caught what it was told
             raise NeedsOrder("a crmkit_on_changes hook used the database")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +13,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crmkit.clock import Clock, utc_now
 from crmkit.conditions.parser import Schema
-from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
+from crmkit.context import TenantContext
+from crmkit.errors import ConfigError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
 from crmkit.field_types import FieldSpec
+from crmkit.hooks import Hooks, PermitCheck
 from crmkit.packs import Pack, PackRegistry, parse_spec
-from crmkit.plugins import build_plugin_manager
+from crmkit.plugins import DEFAULT_PLUGINS, build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
 from crmkit.rules.engine import RuleEngine, make_rule_engine
@@ -36,8 +38,7 @@ from crmkit.storage.models import (
 from crmkit.storage.statistics import ensure_search_statistics
 from crmkit.tenant import Tenant
 
-# Answers whether a contact may receive an activity: a reason refuses it.
-PermitCheck = Callable[[str, Mapping[str, Any]], "str | None"]
+__all__ = ["CRM", "PermitCheck", "pack_fields", "record_pack_changes"]
 
 
 def pack_fields(packs: Sequence[Pack]) -> dict[str, FieldSpec]:
@@ -120,6 +121,7 @@ class CRM:
         **engine_options: Any,
     ) -> None:
         self.pm = build_plugin_manager(plugins, load_entry_points=load_entry_points, env=env)
+        self.hooks = Hooks(self.pm, frozenset(DEFAULT_PLUGINS))
         self.facets = FacetRegistry()
         self.actions = ActionRegistry()
         self.packs = PackRegistry()
@@ -155,26 +157,6 @@ class CRM:
         return twin
 
     # ------------------------------------------------------------ plugins
-    def _run_register_hook(self, hook_name: str, register: Callable[..., None]) -> None:
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            provider = impl.plugin_name
-
-            def bound(*args: Any, _provider: str = provider) -> None:
-                register(*args, _provider)
-
-            # One plugin at a time, so each item is credited to the plugin that gave it;
-            # going through pluggy keeps tracing and argument checks.
-            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
-            try:
-                self.pm.subset_hook_caller(hook_name, remove_plugins=others)(register=bound)
-            except CRMError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {provider!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
-
     def _collect_registrations(self) -> None:
         def add_facet(facet: Facet, provider: str) -> None:
             self.facets.register(facet, provider)
@@ -192,11 +174,11 @@ class CRM:
                 )
             self.permits.setdefault(activity, []).append(check)
 
-        self._run_register_hook("crmkit_register_facets", add_facet)
-        self._run_register_hook("crmkit_register_actions", add_action)
-        self._run_register_hook("crmkit_register_packs", add_pack)
-        self._run_register_hook("crmkit_register_permits", add_permit)
-        self._run_register_hook("crmkit_register_settings", self.declared_settings.register)
+        self.hooks.register_facets(add_facet)
+        self.hooks.register_actions(add_action)
+        self.hooks.register_packs(add_pack)
+        self.hooks.register_permits(add_permit)
+        self.hooks.register_settings(self.declared_settings.register)
         for pack in self.packs.all():
             for name in pack.facets:
                 if name not in self.facets:
@@ -411,6 +393,22 @@ class CRM:
         if found is None:
             raise NotFoundError(f"tenant {name!r} does not exist; create it with `crmkit init`")
         return Tenant(self, name)
+
+    def tenant_context(self, name: str) -> TenantContext:
+        """What the services of tenant ``name`` need from this CRM (see
+        :class:`crmkit.context.TenantContext`); no database access."""
+        return TenantContext(
+            name=name,
+            db=self.db,
+            clock=self.clock,
+            hooks=self.hooks,
+            rules_engine=self.rules_engine,
+            runtimes=self.runtime,
+            permits=self.permits,
+            declared_settings=self.declared_settings,
+            facet_providers=self.facets.providers,
+            quiet=self.quiet,
+        )
 
     def tenant_names(self) -> list[str]:
         self._check_schema()

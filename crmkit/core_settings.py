@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crmkit import hookimpl
 from crmkit.facets import COLOURS
+from crmkit.markers import hookimpl
 from crmkit.settings import Setting
 
 

@@ -10,11 +10,12 @@ does not have it yet, so it shows on every profile.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, func, literal, not_, null, text
 
 from crmkit.contact_fields import CONTACT_ATTRIBUTES
+from crmkit.context import TenantContext
 from crmkit.errors import ConfigError, ValidationError
 from crmkit.field_types import FieldSpec, field_name
 from crmkit.profile_values import add_custom_fields
@@ -22,14 +23,11 @@ from crmkit.schemas import FieldOut
 from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
 
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
-
-def field_list(tenant: Tenant) -> list[FieldOut]:
+def field_list(ctx: TenantContext) -> list[FieldOut]:
     """Every profile field of the tenant: its packs' (in pack order), then custom ones."""
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
     owners = {s.name: p.ref for p in runtime.packs for s in p.fields}
     return [
         FieldOut(
@@ -45,7 +43,7 @@ def field_list(tenant: Tenant) -> list[FieldOut]:
 
 
 def add_field(
-    tenant: Tenant, label: str, type: str = "text", choices: Sequence[str] = ()
+    ctx: TenantContext, label: str, type: str = "text", choices: Sequence[str] = ()
 ) -> FieldOut:
     """Add a custom field to the tenant's list; its name is made from the label."""
     if not isinstance(label, str) or not label.strip() or len(label) > 200:
@@ -57,21 +55,21 @@ def add_field(
     if name in CONTACT_ATTRIBUTES or name in ("fields", "tags", "facets"):
         raise ValidationError(f"custom field {name!r} would hide the built-in attribute")
     spec = FieldSpec(name, label.strip(), type, "custom", tuple(choices))
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         if name in runtime.fields:
-            raise ValidationError(f"tenant {tenant.name!r} already has a field {name!r}")
-        add_custom_fields(conn, runtime, [spec], tenant.crm.clock())
-    return next(f for f in field_list(tenant) if f.name == name)
+            raise ValidationError(f"tenant {ctx.name!r} already has a field {name!r}")
+        add_custom_fields(conn, runtime, [spec], ctx.clock())
+    return next(f for f in field_list(ctx) if f.name == name)
 
 
-def apply_to_all(tenant: Tenant, name: str) -> int:
+def apply_to_all(ctx: TenantContext, name: str) -> int:
     """Put the (empty) field on every contact that lacks it; return how many got it."""
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         if name not in runtime.fields:
             known = ", ".join(runtime.fields) or "none"
-            raise ConfigError(f"tenant {tenant.name!r} has no field {name!r} (its fields: {known})")
+            raise ConfigError(f"tenant {ctx.name!r} has no field {name!r} (its fields: {known})")
         scope = TenantScope(runtime.tenant_id)
         c = ContactRow.__table__.c
         value: ColumnElement[Any]

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from crmkit import hookimpl
 from crmkit.conditions.parser import Schema
+from crmkit.markers import hookimpl
 from crmkit.rules.actions import (
     ActionSpec,
     AddScore,

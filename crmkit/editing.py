@@ -15,8 +15,12 @@ import orjson
 import pydantic
 from sqlalchemy import Connection, delete, func
 
+from crmkit.accounts import account_id
+from crmkit.applying import after_changes, deliver, transition_out, validation_error
 from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
+from crmkit.contacts_service import add_contact, apply_manual, get_contact
+from crmkit.context import TenantContext
 from crmkit.erasure import (
     erased_literals,
     forget_logins,
@@ -51,7 +55,6 @@ from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
     from crmkit.runtime import TenantRuntime
-    from crmkit.tenant import Tenant
 
 _C = ContactRow.__table__.c
 # Transition texts are bounded like the column that holds them.
@@ -155,7 +158,7 @@ class Edit:
             )
         )
 
-    def write(self, tenant: Tenant, conn: Connection, outbox: list[Notice]) -> None:
+    def write(self, ctx: TenantContext, conn: Connection, outbox: list[Notice]) -> None:
         if not self.transitions and not self.columns:
             return
         scope = TenantScope(self.runtime.tenant_id)
@@ -172,14 +175,12 @@ class Edit:
             transition_rows(conn, self.runtime.tenant_id, self.transitions),
         )
         counters.allocate(conn, self.runtime.tenant_id, "state")
-        after = tenant.after_changes(self.runtime, outbox, now=self.now)
+        after = after_changes(ctx, self.runtime, outbox, now=self.now)
         if after is not None:
             after(conn, list(self.transitions), [])
 
 
 def _patch(values: ContactPatch | Mapping[str, Any]) -> ContactPatch:
-    from crmkit.tenant import validation_error
-
     if isinstance(values, ContactPatch):
         return values
     try:
@@ -189,26 +190,24 @@ def _patch(values: ContactPatch | Mapping[str, Any]) -> ContactPatch:
 
 
 def update_contact(
-    tenant: Tenant, contact_id: int, values: ContactPatch | Mapping[str, Any], actor: str
+    ctx: TenantContext, contact_id: int, values: ContactPatch | Mapping[str, Any], actor: str
 ) -> list[TransitionOut]:
     """Apply a :class:`ContactPatch`; return the transitions it wrote."""
-    from crmkit.tenant import transition_out
-
     patch = _patch(values)
     given = patch.model_fields_set
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
     what = f"contact {contact_id}"
     phone = clean_phone(runtime, patch.phone, what) if "phone" in given else None
     fields = clean_fields(runtime, patch.fields, what)
     # Looked up before the transaction: a provider may be slow.
-    check = check_number(tenant.crm, tenant.name, phone) if "phone" in given else None
+    check = check_number(ctx.hooks, ctx.name, phone) if "phone" in given else None
     outbox: list[Notice] = []
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
-        record = ContactRecord(conn, scope, contact_id, tenant.name)
-        edit = Edit(runtime, record, actor, tenant.crm.clock())
+        record = ContactRecord(conn, scope, contact_id, ctx.name)
+        edit = Edit(runtime, record, actor, ctx.clock())
         old = record.values
         for name in ("first_name", "last_name", *PROFILE_FIELDS):
             if name in given and name != "phone":
@@ -220,7 +219,7 @@ def update_contact(
                 edit.change(name, old[name], new, name)
         if "account" in given:
             old_name = _account_name(conn, scope, old["account_id"])
-            new_id = tenant._account_id(conn, runtime, patch.account) if patch.account else None
+            new_id = account_id(ctx, conn, runtime, patch.account) if patch.account else None
             new_name = patch.account or None
             if old_name != new_name:
                 edit.change("account", old_name, new_name, "account_id")
@@ -235,8 +234,8 @@ def update_contact(
                 merged[name] = value
             if merged != old["fields"]:
                 edit.columns["fields"] = merged
-        edit.write(tenant, conn, outbox)
-    tenant.deliver(outbox)
+        edit.write(ctx, conn, outbox)
+    deliver(ctx, outbox)
     return [transition_out(t) for t in edit.transitions]
 
 
@@ -265,20 +264,20 @@ def _sms_permission(
     return ok, note
 
 
-def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
+def check_phone(ctx: TenantContext, contact_id: int, actor: str) -> dict[str, Any]:
     """Look the cell phone up again and set OK to SMS from the answer."""
-    contact = tenant.get_contact(contact_id)
-    check = check_number(tenant.crm, tenant.name, contact.phone)
+    contact = get_contact(ctx, contact_id)
+    check = check_number(ctx.hooks, ctx.name, contact.phone)
     outbox: list[Notice] = []
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
-        record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, tenant.name)
-        edit = Edit(runtime, record, actor, tenant.crm.clock())
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
+        record = ContactRecord(conn, TenantScope(runtime.tenant_id), contact_id, ctx.name)
+        edit = Edit(runtime, record, actor, ctx.clock())
         if record.values["phone"] != contact.phone:
             raise PolicyError(f"contact {contact_id}: the phone changed during the check; retry")
         ok, note = _sms_permission(edit, check, None, f"contact {contact_id}")
-        edit.write(tenant, conn, outbox)
-    tenant.deliver(outbox)
+        edit.write(ctx, conn, outbox)
+    deliver(ctx, outbox)
     return {
         "contact_id": contact_id,
         "phone": check.number,
@@ -289,11 +288,9 @@ def check_phone(tenant: Tenant, contact_id: int, actor: str) -> dict[str, Any]:
 
 
 def edit_tags(
-    tenant: Tenant, contact_id: int, add: Iterable[str], remove: Iterable[str], actor: str
+    ctx: TenantContext, contact_id: int, add: Iterable[str], remove: Iterable[str], actor: str
 ) -> list[TransitionOut]:
     """Add and remove tags by hand (a tag is new or one the tenant already uses)."""
-    from crmkit.tenant import transition_out
-
     try:
         adding = list(dict.fromkeys(clean_tag(tag) for tag in add))
         removing = list(dict.fromkeys(clean_tag(tag) for tag in remove))
@@ -304,26 +301,26 @@ def edit_tags(
         raise ValidationError(f"tags both added and removed: {', '.join(both)}")
     changes: list[Change] = [AddTag(tag) for tag in adding]
     changes += [RemoveTag(tag) for tag in removing]
-    return [transition_out(t) for t in tenant.apply_manual(contact_id, changes, actor=actor)]
+    return [transition_out(t) for t in apply_manual(ctx, contact_id, changes, actor)]
 
 
-def tag_list(tenant: Tenant) -> list[dict[str, Any]]:
+def tag_list(ctx: TenantContext) -> list[dict[str, Any]]:
     """The tenant's tags with how many contacts carry each, by name."""
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         t = ContactTagRow.__table__.c
         rows = conn.execute(scope.select(t.tag, func.count()).group_by(t.tag).order_by(t.tag)).all()
     return [{"tag": tag, "contacts": count} for tag, count in rows]
 
 
 # ---------------------------------------------------------------- copies, archive, erase
-def duplicate_contact(tenant: Tenant, contact_id: int, actor: str) -> ContactOut:
+def duplicate_contact(ctx: TenantContext, contact_id: int, actor: str) -> ContactOut:
     """A new contact with this one's fields, tags and facets (not its notes, events,
     messages or history). A facet value nobody may set by hand (one only rules set)
     is left at the facet's default on the copy."""
-    source = tenant.get_contact(contact_id)
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    source = get_contact(ctx, contact_id)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
     facets = {}
     for name, value in source.facets.items():
         facet = runtime.facets.get(name)
@@ -344,29 +341,37 @@ def duplicate_contact(tenant: Tenant, contact_id: int, actor: str) -> ContactOut
         fields=dict(source.fields),
         ok_to_sms=source.ok_to_sms if source.phone and source.sms_note is None else None,
     )
-    return tenant.add_contact(copy, actor=actor)
+    return add_contact(ctx, copy, actor)
 
 
-def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) -> bool:
+def set_archived(ctx: TenantContext, contact_id: int, archived: bool, actor: str) -> bool:
     """Archive or restore; return whether anything changed.
 
     Archiving revokes the contact's portal password and token; restoring gives neither
     back (the contact must be invited again)."""
     outbox: list[Notice] = []
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
-        record = ContactRecord(conn, scope, contact_id, tenant.name)
-        edit = Edit(runtime, record, actor, tenant.crm.clock())
+        record = ContactRecord(conn, scope, contact_id, ctx.name)
+        edit = Edit(runtime, record, actor, ctx.clock())
         edit.change("archived", record.values["archived"], archived, "archived")
         if archived and edit.transitions:
             revoke_login(conn, scope, contact_id)
-        edit.write(tenant, conn, outbox)
-    tenant.deliver(outbox)
+        edit.write(ctx, conn, outbox)
+    deliver(ctx, outbox)
     return bool(edit.transitions)
 
 
-def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
+def delete_contact(ctx: TenantContext, contact_id: int, actor: str) -> str:
+    """Archive the contact, or erase it if it is archived already; say which."""
+    if set_archived(ctx, contact_id, True, actor):
+        return "archived"
+    erase_contact(ctx, contact_id)
+    return "erased"
+
+
+def erase_contact(ctx: TenantContext, contact_id: int) -> dict[str, int]:
     """Delete an archived contact for good, with every row that belongs to it.
 
     Returns the number of rows removed per table (``segments``: saved searches cleaned
@@ -374,17 +379,17 @@ def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
     project (delete or hand over the project first). What else is wiped, and where
     (the SQLite files): see :mod:`crmkit.erasure`.
     """
-    with tenant.crm.db.connect() as conn:
+    with ctx.db.connect() as conn:
         with secure_delete(conn), conn.begin():
-            removed = _erase_rows(tenant, conn, contact_id)
+            removed = _erase_rows(ctx, conn, contact_id)
         truncate_wal(conn)
     return removed
 
 
-def _erase_rows(tenant: Tenant, conn: Connection, contact_id: int) -> dict[str, int]:
-    runtime = tenant.write_runtime(conn)
+def _erase_rows(ctx: TenantContext, conn: Connection, contact_id: int) -> dict[str, int]:
+    runtime = ctx.write_runtime(conn)
     scope = TenantScope(runtime.tenant_id)
-    record = ContactRecord(conn, scope, contact_id, tenant.name)
+    record = ContactRecord(conn, scope, contact_id, ctx.name)
     _check_erasable(conn, scope, record)
     removed: dict[str, int] = {}
     values = record.values

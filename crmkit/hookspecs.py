@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from crmkit.markers import hookspec
 
 if TYPE_CHECKING:
     import click
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from crmkit.packs import Pack
     from crmkit.rules.actions import ActionSpec, Change
     from crmkit.settings import Setting
+    from crmkit.transports import SmsOutbox
 
-hookspec = pluggy.HookspecMarker("crmkit")
 
 # ---------------------------------------------------------------- registration hooks
 # Called once, when a CRM is built (crmkit.CRM(...)). The host passes a ``register``
@@ -185,7 +185,7 @@ def crmkit_on_notice(tenant: str, contact_id: int, kind: str, data: dict[str, An
 
 # ---------------------------------------------------------------- phones and messages
 # The first plugin that answers wins (firstresult); returning None passes to the next
-# plugin and, when nobody answers, to crmkit's default.
+# plugin and, when nobody answers, to crmkit's default plugin (registered trylast).
 
 
 @hookspec(firstresult=True)
@@ -194,8 +194,9 @@ def crmkit_phone_line_type(tenant: str, number: str) -> str | None:
 
     Return one of ``mobile``, ``landline``, ``fixed_line_or_mobile``, ``voip``,
     ``toll_free``, ``premium_rate``, ``pager`` or ``other`` (see
-    :data:`crmkit.phones.LINE_TYPES`), or None to let the next plugin (and finally
-    phonenumbers' offline metadata) answer. Called before the write that sets the
+    :data:`crmkit.phones.LINE_TYPES`), or None to let the next plugin answer; crmkit's
+    default plugin (:mod:`crmkit.default_phones`, ``trylast``) answers from
+    phonenumbers' offline metadata. Called before the write that sets the
     number, outside any transaction, so a network lookup holds no locks. Mobile, VoIP
     and "fixed line or mobile" numbers turn OK to SMS on; any other type turns it off
     with a note ("Landline number, SMS not allowed.").
@@ -203,23 +204,31 @@ def crmkit_phone_line_type(tenant: str, number: str) -> str | None:
 
 
 @hookspec(firstresult=True)
-def crmkit_send_sms(tenant: str, message: dict[str, Any]) -> str | None:
+def crmkit_send_sms(tenant: str, message: dict[str, Any], outbox: SmsOutbox) -> str | None:
     """Deliver a text; return the provider's reference for it.
 
+    Called outside any transaction, after the message was stored as ``sending``.
     ``message`` has ``id``, ``contact_id``, ``to`` (E.164) and ``body``. Raise to report
-    a failure (the message is kept as ``failed`` with the error). Return None to pass;
-    when no plugin sends it, crmkit writes it to the ``sms_outbox`` table for a gateway
-    to pick up.
+    a failure (the message is kept as ``failed`` with the error). Return None to pass to
+    the next plugin. ``outbox.queue()`` leaves the text in the ``sms_outbox`` table for a
+    gateway to pick up (in the transaction that marks the message sent) and returns its
+    reference: crmkit's default plugin (:mod:`crmkit.default_transports`, ``trylast``)
+    does that when no other plugin sends it. Stops at the first non-``None`` result.
     """
 
 
 @hookspec(firstresult=True)
-def crmkit_send_email(tenant: str, message: dict[str, Any]) -> str | None:
+def crmkit_send_email(
+    tenant: str, message: dict[str, Any], settings: Mapping[str, Any]
+) -> str | None:
     """Deliver an email; return the provider's reference for it.
 
-    ``message`` has ``id``, ``contact_id``, ``to``, ``from``, ``subject`` and ``body``.
-    Raise to report a failure. Return None to pass; when no plugin sends it, crmkit
-    sends it over SMTP (settings ``smtp_host``, ``smtp_port``, ``mail_from``...).
+    Called outside any transaction, after the message was stored as ``sending``.
+    ``message`` has ``id``, ``contact_id``, ``to``, ``from``, ``subject`` and ``body``;
+    ``settings`` are the tenant's settings. Raise to report a failure. Return None to
+    pass to the next plugin; crmkit's default plugin (:mod:`crmkit.default_transports`,
+    ``trylast``) sends it over SMTP (settings ``smtp_host``, ``smtp_port``,
+    ``mail_from``...). Stops at the first non-``None`` result.
     """
 
 

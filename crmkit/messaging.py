@@ -3,7 +3,7 @@
 Sending renders the body (a literal or a pack template, in Jinja2's sandbox), checks
 the contact can receive it (an email address; for texts a cell phone with OK to SMS on),
 logs the message, hands it to the first ``crmkit_send_sms`` / ``crmkit_send_email``
-plugin that answers (else the defaults in :mod:`crmkit.transports`), and records a
+plugin that answers (crmkit's default plugins last: SMTP and the SMS outbox), and records a
 ``message_out`` event. A refused or badly rendered message leaves no trace; a transport
 failure is kept as a ``failed`` message and raised as :class:`DeliveryError`. Inbound
 messages are logged and recorded as ``engagement`` events on channel ``sms`` or
@@ -14,21 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+import crmkit.tenant_settings as tenant_settings
+from crmkit.contacts_service import get_contact
+from crmkit.context import TenantContext
 from crmkit.errors import CRMError, DeliveryError, NotFoundError, PolicyError, ValidationError
 from crmkit.phones import parse_phone, region_of
+from crmkit.recording import record_event
 from crmkit.schemas import ContactOut, MessageOut
 from crmkit.storage import counters
 from crmkit.storage.models import ContactRow, MessageRow
 from crmkit.storage.scope import TenantScope
 from crmkit.templating import render_ref
-from crmkit.transports import mail_from, outbox_send, smtp_credentials, smtp_send
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
+from crmkit.transports import SmsOutbox, mail_from, outbox_send, smtp_credentials
 
 Channel = Literal["sms", "email"]
 SMS_LIMIT = 1600
@@ -37,16 +38,16 @@ _M = MessageRow.__table__.c
 
 
 def template_context(
-    tenant: Tenant, contact: ContactOut, extra: Mapping[str, Any] | None = None
+    ctx: TenantContext, contact: ContactOut, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """What a message template sees: ``contact`` (with ``name``), ``sender``, ``tenant``."""
-    settings = tenant.settings()
+    settings = tenant_settings.settings(ctx)
     data = contact.model_dump(mode="json")
     data["name"] = f"{contact.first_name} {contact.last_name}".strip()
     return {
         "contact": data,
-        "sender": str(settings.get("sender_name") or tenant.name),
-        "tenant": tenant.name,
+        "sender": str(settings.get("sender_name") or ctx.name),
+        "tenant": ctx.name,
         **dict(extra or {}),
     }
 
@@ -60,7 +61,7 @@ def split_subject(text: str) -> tuple[str | None, str]:
 
 
 def compose(
-    tenant: Tenant,
+    ctx: TenantContext,
     contact: ContactOut,
     channel: Channel,
     *,
@@ -74,9 +75,9 @@ def compose(
     if (body is None) == (template is None):
         raise ValidationError("a message needs either a body or a template (not both)")
     if template is not None:
-        with tenant.crm.db.connect() as conn:
-            packs = tenant.runtime(conn).packs
-        text = render_ref(packs, template, template_context(tenant, contact, extra), default_pack)
+        with ctx.db.connect() as conn:
+            packs = ctx.runtime(conn).packs
+        text = render_ref(packs, template, template_context(ctx, contact, extra), default_pack)
     else:
         text = str(body)
     if channel == "email":
@@ -115,26 +116,26 @@ def sendable(contact: ContactOut, channel: Channel) -> str:
     return contact.phone
 
 
-def _insert(conn: Connection, tenant: Tenant, row: dict[str, Any]) -> int:
-    runtime = tenant.runtime(conn)
+def _insert(conn: Connection, ctx: TenantContext, row: dict[str, Any]) -> int:
+    runtime = ctx.runtime(conn)
     scope = TenantScope(runtime.tenant_id)
     message_id = counters.allocate(conn, runtime.tenant_id, "message")
     conn.execute(scope.insert(MessageRow), scope.rows([{**row, "id": message_id}]))
     return message_id
 
 
-def message_by_id(tenant: Tenant, message_id: int) -> MessageOut:
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+def message_by_id(ctx: TenantContext, message_id: int) -> MessageOut:
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         row = conn.execute(scope.select(MessageRow.__table__).where(_M.id == message_id))
         found = row.mappings().first()
     if found is None:
-        raise NotFoundError(f"message {message_id} does not exist in tenant {tenant.name!r}")
+        raise NotFoundError(f"message {message_id} does not exist in tenant {ctx.name!r}")
     return MessageOut.model_validate(dict(found))
 
 
 def send(
-    tenant: Tenant,
+    ctx: TenantContext,
     contact_id: int,
     channel: Channel,
     *,
@@ -148,15 +149,15 @@ def send(
     record: bool = True,
 ) -> MessageOut:
     """Send a text or an email to a contact (see the module docs)."""
-    contact = tenant.get_contact(contact_id)
+    contact = get_contact(ctx, contact_id)
     address = sendable(contact, channel)
-    settings = tenant.settings()
+    settings = tenant_settings.settings(ctx)
     sender = mail_from(settings) if channel == "email" else None
     if channel == "email":
         # A login the operator's policy refuses is refused before the message is logged.
         smtp_credentials(settings)
     subject, text = compose(
-        tenant,
+        ctx,
         contact,
         channel,
         body=body,
@@ -165,11 +166,11 @@ def send(
         default_pack=default_pack,
         extra=extra,
     )
-    now = tenant.crm.clock()
-    with tenant.crm.db.begin() as conn:
+    now = ctx.clock()
+    with ctx.db.begin() as conn:
         message_id = _insert(
             conn,
-            tenant,
+            ctx,
             {
                 "contact_id": contact_id,
                 "channel": channel,
@@ -189,22 +190,10 @@ def send(
         "to": address,
         "body": text,
     }
-    hook = tenant.crm.pm.hook
-    reference: str | None = None
-    error: str | None = None
-    try:
-        if channel == "email":
-            payload.update({"from": sender, "subject": subject})
-            reference = hook.crmkit_send_email(tenant=tenant.name, message=dict(payload))
-            if reference is None:
-                reference = smtp_send(settings, payload)
-        else:
-            reference = hook.crmkit_send_sms(tenant=tenant.name, message=dict(payload))
-    except Exception as exc:  # any transport failure is kept on the message
-        error = str(exc) if isinstance(exc, CRMError) else f"{type(exc).__name__}: {exc}"
-    with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
-        if error is None and reference is None:
+    reference, error, outbox = _transport(ctx, channel, payload, settings, sender, subject)
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
+        if error is None and outbox.queued:
             reference = outbox_send(conn, scope.tenant_id, payload, now)
         conn.execute(
             scope.update(MessageRow)
@@ -219,12 +208,37 @@ def send(
         raise DeliveryError(message_id, f"{channel} to contact {contact_id}: {error}")
     if record:
         data = {"channel": channel, "direction": "out", "message": message_id}
-        tenant.record_event(contact_id, "message_out", data, id=f"message-{message_id}")
-    return message_by_id(tenant, message_id)
+        record_event(ctx, contact_id, "message_out", data, id=f"message-{message_id}")
+    return message_by_id(ctx, message_id)
+
+
+def _transport(
+    ctx: TenantContext,
+    channel: Channel,
+    payload: dict[str, Any],
+    settings: Mapping[str, Any],
+    sender: str | None,
+    subject: str | None,
+) -> tuple[str | None, str | None, SmsOutbox]:
+    """Hand the message to the first transport plugin that answers (crmkit's default
+    plugins last); (reference, error, outbox)."""
+    outbox = SmsOutbox(payload["id"])
+    try:
+        if channel == "email":
+            payload.update({"from": sender, "subject": subject})
+            reference = ctx.hooks.send_email(
+                tenant=ctx.name, message=dict(payload), settings=settings
+            )
+        else:
+            reference = ctx.hooks.send_sms(tenant=ctx.name, message=dict(payload), outbox=outbox)
+    except Exception as exc:  # any transport failure is kept on the message
+        error = str(exc) if isinstance(exc, CRMError) else f"{type(exc).__name__}: {exc}"
+        return None, error, outbox
+    return reference, None, outbox
 
 
 def receive(
-    tenant: Tenant,
+    ctx: TenantContext,
     channel: Channel,
     sender: str,
     body: str,
@@ -237,8 +251,8 @@ def receive(
     if not body or not body.strip():
         raise ValidationError(f"an inbound {channel} needs a body")
     c = ContactRow.__table__.c
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         if channel == "sms":
             try:
@@ -254,12 +268,12 @@ def receive(
             scope.select(c.id).where(match).order_by(c.archived, c.id).limit(1)
         )
     if contact_id is None:
-        raise NotFoundError(f"no contact of tenant {tenant.name!r} has the {channel} {address}")
-    moment = at or tenant.crm.clock()
-    with tenant.crm.db.begin() as conn:
+        raise NotFoundError(f"no contact of tenant {ctx.name!r} has the {channel} {address}")
+    moment = at or ctx.clock()
+    with ctx.db.begin() as conn:
         message_id = _insert(
             conn,
-            tenant,
+            ctx,
             {
                 "contact_id": contact_id,
                 "channel": channel,
@@ -272,19 +286,19 @@ def receive(
             },
         )
     data = {"channel": channel, "kind": "reply", "direction": "in", "message": message_id}
-    tenant.record_event(contact_id, "engagement", data, id=f"message-{message_id}", at=moment)
-    return message_by_id(tenant, message_id)
+    record_event(ctx, contact_id, "engagement", data, id=f"message-{message_id}", at=moment)
+    return message_by_id(ctx, message_id)
 
 
 def messages(
-    tenant: Tenant, contact_id: int, channel: Channel | None = None, limit: int | None = None
+    ctx: TenantContext, contact_id: int, channel: Channel | None = None, limit: int | None = None
 ) -> list[MessageOut]:
     """A contact's messages, newest first (the Text and Email tabs)."""
-    tenant.get_contact(contact_id)
+    get_contact(ctx, contact_id)
     if channel is not None and channel not in ("sms", "email"):
         raise ValidationError(f"unknown channel {channel!r} (sms or email)")
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         stmt = scope.select(MessageRow.__table__).where(_M.contact_id == contact_id)
         if channel:
             stmt = stmt.where(_M.channel == channel)

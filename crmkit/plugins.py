@@ -23,8 +23,14 @@ from crmkit.errors import PluginError
 
 ENTRY_POINT_GROUP = "crmkit"
 
-# crmkit's own behaviour, registered exactly like third-party plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ("crmkit.default_actions", "crmkit.core_settings")
+# crmkit's own behaviour, registered exactly like third-party plugins (the fallbacks
+# among them with ``trylast``, so any other plugin's answer wins).
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "crmkit.default_actions",
+    "crmkit.core_settings",
+    "crmkit.default_transports",
+    "crmkit.default_phones",
+)
 
 _SPEC_NAMES = frozenset(name for name in dir(hookspecs) if name.startswith("crmkit_"))
 

@@ -17,13 +17,13 @@ from sqlalchemy import Connection, update
 from crmkit.contact_fields import CONTACT_ATTRIBUTES
 from crmkit.errors import PluginError, ValidationError
 from crmkit.field_types import FieldSpec, field_name, infer_type
-from crmkit.phones import LINE_TYPES, offline_line_type, parse_phone, region_of, sms_permission
+from crmkit.phones import LINE_TYPES, parse_phone, region_of, sms_permission
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.models import CustomFieldRow, TenantRow
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
-    from crmkit.core import CRM
+    from crmkit.hooks import Hooks
 
 
 def label_of(key: str) -> str:
@@ -107,13 +107,18 @@ def add_custom_fields(
     )
 
 
-def line_type(crm: CRM, tenant: str, number: str, offline: str | None = None) -> str:
-    """The line type of an E.164 number: the first plugin's answer, else offline metadata
-    (``offline`` when the caller already has it from parsing the number)."""
-    hook = crm.pm.hook.crmkit_phone_line_type
-    found = hook(tenant=tenant, number=number) if hook.get_hookimpls() else None
+def line_type(hooks: Hooks, tenant: str, number: str, offline: str | None = None) -> str:
+    """The line type of an E.164 number: the first plugin's answer (crmkit's default
+    plugin answers from offline metadata last). ``offline``, when the caller already
+    has it from parsing the number, saves asking when only the default would answer."""
+    if offline is not None and not hooks.answered_by_plugin("crmkit_phone_line_type"):
+        return offline
+    found = hooks.phone_line_type(tenant=tenant, number=number)
     if found is None:
-        return offline or offline_line_type(number)
+        raise PluginError(
+            f"no plugin answered crmkit_phone_line_type for {number} "
+            "(crmkit.default_phones answers last)"
+        )
     if found not in LINE_TYPES:
         raise PluginError(
             f"crmkit_phone_line_type answered {found!r} for {number}; "
@@ -143,11 +148,11 @@ class PhoneCheck:
 
 
 def check_number(
-    crm: CRM, tenant: str, number: str | None, offline: str | None = None
+    hooks: Hooks, tenant: str, number: str | None, offline: str | None = None
 ) -> PhoneCheck:
     if number is None:
         return PhoneCheck(None, None, False, None)
-    kind = line_type(crm, tenant, number, offline)
+    kind = line_type(hooks, tenant, number, offline)
     textable, note = sms_permission(kind)
     return PhoneCheck(number, kind, textable, note)
 

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import select_autoescape
 from pydantic import BaseModel, Field
 
+from crmkit.contacts_service import get_contact
+from crmkit.context import TenantContext
 from crmkit.messaging import messages
 from crmkit.schemas import ActionOut, ContactOut, MessageOut
 from crmkit.storage.models import EventRow, NoteRow
 from crmkit.storage.scope import TenantScope
 from crmkit.templating import render_safely, sandboxed_environment
+from crmkit.tenant_settings import facet_colours
 from crmkit.upcoming import actions
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 HISTORY_LENGTH = 15
 RECENT_MESSAGES = 10
@@ -77,9 +77,9 @@ class ContactProfile(ContactOut):
     history: list[HistoryItem] = Field(default_factory=list)
 
 
-def _history(tenant: Tenant, contact_id: int) -> list[HistoryItem]:
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+def _history(ctx: TenantContext, contact_id: int) -> list[HistoryItem]:
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         e = EventRow.__table__.c
         n = NoteRow.__table__.c
         events = conn.execute(
@@ -110,10 +110,10 @@ def _history(tenant: Tenant, contact_id: int) -> list[HistoryItem]:
     return items[:HISTORY_LENGTH]
 
 
-def build_profile(tenant: Tenant, contact_id: int) -> ContactProfile:
-    contact = tenant.get_contact(contact_id)
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+def build_profile(ctx: TenantContext, contact_id: int) -> ContactProfile:
+    contact = get_contact(ctx, contact_id)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
     plain = contact.model_dump()
     sections: list[ProfileSection] = []
     for section, label in SECTION_LABELS.items():
@@ -152,9 +152,9 @@ def build_profile(tenant: Tenant, contact_id: int) -> ContactProfile:
     return ContactProfile(
         **plain,
         sections=sections,
-        upcoming=actions(tenant, contact_id),
-        messages=messages(tenant, contact_id, limit=RECENT_MESSAGES),
-        history=_history(tenant, contact_id),
+        upcoming=actions(ctx, contact_id),
+        messages=messages(ctx, contact_id, limit=RECENT_MESSAGES),
+        history=_history(ctx, contact_id),
     )
 
 
@@ -182,3 +182,8 @@ def render_html(profile: ContactProfile, colours: dict[str, dict[str, str]]) -> 
         lambda: environment.from_string(source).render(profile=profile, colours=colours),
         "the profile template",
     )
+
+
+def profile_html(ctx: TenantContext, contact_id: int) -> str:
+    """The contact's profile as a self-contained HTML page, in the tenant's colours."""
+    return render_html(build_profile(ctx, contact_id), facet_colours(ctx))

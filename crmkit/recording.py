@@ -13,13 +13,24 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from crmkit.applying import (
+    after_changes,
+    allocate_ids,
+    applier,
+    deliver,
+    permit,
+    permit_check,
+    transition_out,
+    validation_error,
+)
 from crmkit.batch_hooks import BatchHooks, NeedsOrder
 from crmkit.changes import Notice
+from crmkit.context import TenantContext
 from crmkit.errors import (
     ActionError,
     BusyError,
@@ -44,9 +55,6 @@ from crmkit.storage import counters
 from crmkit.storage.scope import TenantScope
 from crmkit.storage.statistics import INGEST_TABLES, GrowthStatistics
 from crmkit.storage.writers import is_retryable, retrying
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 MAX_REPORTED_ERRORS = 100
 
@@ -90,7 +98,7 @@ def _event_row(
 
 
 def _pending(
-    tenant: Tenant, event: EventIn | PlainEvent, received: datetime | None = None
+    ctx: TenantContext, event: EventIn | PlainEvent, received: datetime | None = None
 ) -> PendingEvent:
     """``received`` is the time given to events without one (default: now)."""
     return PendingEvent(
@@ -98,13 +106,11 @@ def _pending(
         contact_id=event.contact,
         kind=event.kind,
         data=event.data,
-        occurred_at=event.at or received or tenant.crm.clock(),
+        occurred_at=event.at or received or ctx.clock(),
     )
 
 
 def _event_out(event: PendingEvent, status: str, error: str | None = None) -> EventOut:
-    from crmkit.tenant import transition_out
-
     return EventOut(
         id=event.id,
         contact_id=event.contact_id,
@@ -117,22 +123,21 @@ def _event_out(event: PendingEvent, status: str, error: str | None = None) -> Ev
     )
 
 
-def _store_failed(tenant: Tenant, event: PendingEvent, error: str) -> None:
+def _store_failed(ctx: TenantContext, event: PendingEvent, error: str) -> None:
     def attempt() -> None:
-        with tenant.crm.db.begin() as conn:
-            runtime = tenant.write_runtime(conn)
+        with ctx.db.begin() as conn:
+            runtime = ctx.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
-            seq = tenant.allocate_ids(conn, runtime, 1, "event")
-            row = _event_row(event, seq, tenant.crm.clock(), "failed", error)
+            seq = allocate_ids(conn, runtime, 1, "event")
+            row = _event_row(event, seq, ctx.clock(), "failed", error)
             persist(conn, scope, [], [], [row])
 
     retrying(attempt)
 
 
-def record(tenant: Tenant, event_in: EventIn) -> EventOut:
+def record(ctx: TenantContext, event_in: EventIn) -> EventOut:
     """Record one validated event; see :meth:`crmkit.tenant.Tenant.record_event`."""
-    event = _pending(tenant, event_in)
-    crm = tenant.crm
+    event = _pending(ctx, event_in)
     failure: CRMError | None = None
     outbox: list[Notice] = []
 
@@ -141,28 +146,28 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
         # A retried attempt starts again from what is stored.
         event.changes.clear()
         outbox.clear()
-        with crm.db.begin() as conn:
-            runtime = tenant.write_runtime(conn)
+        with ctx.db.begin() as conn:
+            runtime = ctx.write_runtime(conn)
             scope = TenantScope(runtime.tenant_id)
             if existing_event_ids(conn, scope, [event.id]):
                 raise DuplicateEventError(event.id)
             states = load_states(conn, scope, [event.contact_id])
-            require_contact(states, event.contact_id, tenant.name)
-            applier = tenant.applier(runtime)
-            tenant.permit(states[event.contact_id], event.kind)
+            require_contact(states, event.contact_id, ctx.name)
+            one = applier(ctx, runtime)
+            permit(ctx, states[event.contact_id], event.kind)
             try:
-                run_rules(runtime, crm.rules_engine, applier, [event], states)
+                run_rules(runtime, ctx.rules_engine, one, [event], states)
             except (ActionError, PolicyError) as exc:
                 failure = exc
                 raise
-            seq = tenant.allocate_ids(conn, runtime, 1, "event")
+            seq = allocate_ids(conn, runtime, 1, "event")
             persist(
                 conn,
                 scope,
                 states.values(),
-                applier.transitions,
-                [_event_row(event, seq, applier.now, "applied", None)],
-                after=tenant.after_changes(runtime, outbox),
+                one.transitions,
+                [_event_row(event, seq, one.now, "applied", None)],
+                after=after_changes(ctx, runtime, outbox),
             )
 
     try:
@@ -174,20 +179,20 @@ def record(tenant: Tenant, event_in: EventIn) -> EventOut:
         if failure is not exc:
             raise
         event.changes.clear()
-        _store_failed(tenant, event, str(exc))
-        crm.pm.hook.crmkit_on_event_failed(
-            tenant=tenant.name,
+        _store_failed(ctx, event, str(exc))
+        ctx.hooks.on_event_failed(
+            tenant=ctx.name,
             event=_event_out(event, "failed", str(exc)).model_dump(mode="json"),
             error=str(exc),
         )
         raise
     out = _event_out(event, "applied")
-    crm.pm.hook.crmkit_on_event_recorded(
-        tenant=tenant.name,
+    ctx.hooks.on_event_recorded(
+        tenant=ctx.name,
         event=out.model_dump(mode="json", exclude={"changes"}),
         changes=[c.model_dump(mode="json") for c in out.changes],
     )
-    tenant.deliver(outbox)
+    deliver(ctx, outbox)
     return out
 
 
@@ -238,7 +243,7 @@ def _states_for_batch(
 
 
 def _apply_batch(
-    tenant: Tenant,
+    ctx: TenantContext,
     batch: list[PendingEvent],
     summary: _Tally,
     carry: _Carry,
@@ -250,9 +255,8 @@ def _apply_batch(
     hook needs the database mid-batch (:class:`~crmkit.batch_hooks.NeedsOrder`); the
     caller then drops ``carry`` and records the batch one event at a time.
     """
-    crm = tenant.crm
-    with crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         duplicates = existing_event_ids(conn, scope, [e.id for e in batch])
         fresh: list[PendingEvent] = []
@@ -269,20 +273,20 @@ def _apply_batch(
             summary.failed += 1
             _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
         fresh = [e for e in fresh if e.contact_id in states]
-        applier = tenant.applier(runtime)
+        one = applier(ctx, runtime)
         # crmkit_on_changes gets each event's transitions as it would one by one.
         hooks = (
-            BatchHooks(tenant, runtime, scope, applier, states, outbox)
-            if crm.pm.hook.crmkit_on_changes.get_hookimpls()
+            BatchHooks(ctx, runtime, scope, one, states, outbox)
+            if ctx.hooks.implemented("crmkit_on_changes")
             else None
         )
         refused = run_rules(
             runtime,
-            crm.rules_engine,
-            applier,
+            ctx.rules_engine,
+            one,
             fresh,
             states,
-            tenant.permit_check(),
+            permit_check(ctx),
             hooks.after_event if hooks is not None else None,
         )
         if refused:
@@ -291,17 +295,16 @@ def _apply_batch(
                 _note(summary, f"event {event.id!r}: {reason}")
             dropped = {id(event) for event, _ in refused}
             fresh = [e for e in fresh if id(e) not in dropped]
-        first = tenant.allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
+        first = allocate_ids(conn, runtime, len(fresh), "event") if fresh else 0
         rows = [
-            _event_row(e, first + i, applier.now, "applied", None, first)
-            for i, e in enumerate(fresh)
+            _event_row(e, first + i, one.now, "applied", None, first) for i, e in enumerate(fresh)
         ]
         before = carry.stamp
         stamp = persist(
             conn,
             scope,
             states.values(),
-            applier.transitions,
+            one.transitions,
             rows,
         )
         carry.statistics.wrote(conn, len(rows))
@@ -316,14 +319,13 @@ def _note(summary: _Tally, message: str) -> None:
         summary.errors.append(message)
 
 
-def _notify(tenant: Tenant, events: list[PendingEvent]) -> None:
-    hook = tenant.crm.pm.hook.crmkit_on_event_recorded
-    if tenant.crm.quiet or not hook.get_hookimpls():
+def _notify(ctx: TenantContext, events: list[PendingEvent]) -> None:
+    if ctx.quiet or not ctx.hooks.implemented("crmkit_on_event_recorded"):
         return
     for event in events:
         out = _event_out(event, "applied")
-        hook(
-            tenant=tenant.name,
+        ctx.hooks.on_event_recorded(
+            tenant=ctx.name,
             event=out.model_dump(mode="json", exclude={"changes"}),
             changes=[c.model_dump(mode="json") for c in out.changes],
         )
@@ -349,7 +351,7 @@ def young_gc_only() -> Iterator[None]:
 
 
 def ingest(
-    tenant: Tenant,
+    ctx: TenantContext,
     events: Iterable[Mapping[str, Any] | BaseException],
     *,
     batch_size: int = 5000,
@@ -366,18 +368,18 @@ def ingest(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     with young_gc_only():
-        return _ingest(tenant, events, batch_size, progress)
+        return _ingest(ctx, events, batch_size, progress)
 
 
 def _ingest(
-    tenant: Tenant,
+    ctx: TenantContext,
     events: Iterable[Mapping[str, Any] | BaseException],
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> IngestSummary:
     summary = _Tally()
     batch: list[PendingEvent] = []
-    received = tenant.crm.clock()
+    received = ctx.clock()
     # Contact states carried from one batch to the next (checked by version).
     carry = _Carry()
     outbox: list[Notice] = []
@@ -399,7 +401,7 @@ def _ingest(
 
         def attempt() -> list[PendingEvent]:
             try:
-                return _apply_batch(tenant, batch, summary, carry, outbox)
+                return _apply_batch(ctx, batch, summary, carry, outbox)
             except (DBAPIError, BusyError) as exc:
                 if is_retryable(exc):
                     forget()
@@ -415,7 +417,7 @@ def _ingest(
             for event in batch:
                 try:
                     out = record(
-                        tenant,
+                        ctx,
                         EventIn(
                             contact=event.contact_id,
                             kind=event.kind,
@@ -435,8 +437,8 @@ def _ingest(
         else:
             summary.applied += len(applied)
             summary.changes += sum(len(e.changes) for e in applied)
-            _notify(tenant, applied)
-            tenant.deliver(outbox)
+            _notify(ctx, applied)
+            deliver(ctx, outbox)
         batch.clear()
         gc.collect(1)
         if progress is not None:
@@ -453,7 +455,7 @@ def _ingest(
             continue
         if not batch:
             # Events without a time get the time their batch was received.
-            received = tenant.crm.clock()
+            received = ctx.clock()
         checked: EventIn | PlainEvent | None = plain_event(item) if type(item) is dict else None
         if checked is None:
             try:
@@ -461,8 +463,6 @@ def _ingest(
                     raise TypeError("not an object")
                 checked = EventIn.model_validate(dict(item))
             except (pydantic.ValidationError, TypeError) as exc:
-                from crmkit.tenant import validation_error
-
                 reason = (
                     validation_error(exc, "event")
                     if isinstance(exc, pydantic.ValidationError)
@@ -473,8 +473,30 @@ def _ingest(
                 if progress is not None:
                     progress(1)
                 continue
-        batch.append(_pending(tenant, checked, received))
+        batch.append(_pending(ctx, checked, received))
         if len(batch) >= batch_size:
             flush()
     flush()
     return IngestSummary(**asdict(summary))
+
+
+def record_event(
+    ctx: TenantContext,
+    contact: int,
+    kind: str,
+    data: Mapping[str, Any] | None,
+    *,
+    id: str | None = None,
+    at: Any = None,
+) -> EventOut:
+    """Check one event and record it; see :meth:`crmkit.tenant.Tenant.record_event`."""
+    payload: dict[str, Any] = {"contact": contact, "kind": kind, "data": dict(data or {})}
+    if id is not None:
+        payload["id"] = id
+    if at is not None:
+        payload["at"] = at
+    try:
+        event = EventIn.model_validate(payload)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc, "event") from None
+    return record(ctx, event)

@@ -11,25 +11,27 @@ transaction. Then the upcoming actions that are due are carried out, each on its
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
+from crmkit.applying import after_changes, applier, change_context, deliver
 from crmkit.changes import Notice
+from crmkit.clock import as_utc
 from crmkit.conditions.parser import parse_condition
 from crmkit.conditions.sql import to_sql
+from crmkit.context import TenantContext
 from crmkit.errors import ActionError, CRMError, PolicyError
 from crmkit.pipeline import Cause, load_states, persist
 from crmkit.rules.actions import RuleContext
-from crmkit.rules.compiler import fill_settings
+from crmkit.rules.compiler import CompiledRule, CompiledRuleset, fill_settings
+from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow, TickRunRow
 from crmkit.storage.scope import TenantScope
 from crmkit.upcoming import DueSummary, run_due
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 
 class TickSummary(BaseModel):
@@ -38,28 +40,32 @@ class TickSummary(BaseModel):
     by_rule: dict[str, int] = Field(default_factory=dict)
     actions: DueSummary = Field(default_factory=DueSummary)
 
+    def add(self, label: str, count: int) -> None:
+        self.by_rule[label] = self.by_rule.get(label, 0) + count
+        self.changes += count
 
-def tick(tenant: Tenant, now: datetime, *, carry_out: bool = True) -> TickSummary:
-    """``carry_out=False`` leaves due actions alone (a replay reads what they did from
-    the events they recorded)."""
-    crm = tenant.crm
+
+def tick(ctx: TenantContext, now: datetime | None, *, carry_out: bool = True) -> TickSummary:
+    """Run the tenant's time work at ``now`` (default: the clock); see
+    :meth:`crmkit.tenant.Tenant.tick`. ``carry_out=False`` leaves due actions alone (a
+    replay reads what they did from the events they recorded)."""
+    now = as_utc(now) if now else ctx.clock()
     summary = TickSummary(now=now)
     outbox: list[Notice] = []
-    with crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         # The run takes its place in the tenant's event sequence, so a replay runs it
         # again between the same events.
         seq = counters.allocate(conn, runtime.tenant_id, "event")
         conn.execute(
             scope.insert(TickRunRow),
-            scope.rows([{"seq": seq, "at": now, "recorded_at": crm.clock()}]),
+            scope.rows([{"seq": seq, "at": now, "recorded_at": ctx.clock()}]),
         )
-        context = tenant.change_context(conn, runtime, outbox, now=now)
-        crm.pm.hook.crmkit_on_tick(tenant=tenant.name, context=context)
+        context = change_context(ctx, conn, runtime, outbox, now=now)
+        ctx.hooks.on_tick(tenant=ctx.name, context=context)
         for label, count in context.tally.items():
-            summary.by_rule[label] = summary.by_rule.get(label, 0) + count
-            summary.changes += count
+            summary.add(label, count)
         ordered = sorted(
             (
                 (rule.priority, position, rule.order, ruleset, rule)
@@ -68,53 +74,74 @@ def tick(tenant: Tenant, now: datetime, *, carry_out: bool = True) -> TickSummar
             ),
             key=lambda item: item[:3],
         )
-        c = ContactRow.__table__.c
+        tick_run = _TickRun(ctx, conn, runtime, scope, now, outbox)
         for _, _, _, ruleset, rule in ordered:
-            label = f"{ruleset.pack}@{ruleset.version}:{rule.name}"
-            try:
-                text = fill_settings(rule.when, runtime.settings)
-                node = parse_condition(text, runtime.search_schema())
-            except CRMError as exc:
-                raise PolicyError(f"tick rule {label}: {exc}") from None
-            where = to_sql(node, scope, frozenset(runtime.facets), now)
-            ids = list(
-                conn.scalars(scope.select(c.id).where(c.archived.is_(False), where).order_by(c.id))
-            )
-            cause = Cause("rule", ruleset.pack, ruleset.version, rule.name)
-            event: dict[str, Any] = {"id": None, "kind": "tick", "data": {}, "occurred_at": now}
-            for start in range(0, len(ids), ROWS_PER_ROUND):
-                states = load_states(conn, scope, ids[start : start + ROWS_PER_ROUND])
-                applier = tenant.applier(runtime, now)
-                for state in states.values():
-                    reads = any(a.spec.reads_contact for a in rule.actions)
-                    rule_context = RuleContext(
-                        tenant=tenant.name,
-                        contact=state.snapshot() if reads else {},
-                        event=event,
-                        settings=runtime.settings,
-                    )
-                    for action in rule.actions:
-                        try:
-                            changes = action.spec.run(action.args, rule_context)
-                        except CRMError:
-                            raise
-                        except Exception as exc:
-                            raise ActionError("tick", label, exc) from exc
-                        for change in changes:
-                            applier.apply(state, change, cause)
-                persist(
-                    conn,
-                    scope,
-                    states.values(),
-                    applier.transitions,
-                    after=tenant.after_changes(runtime, outbox, now=now),
-                )
-                if applier.transitions:
-                    summary.by_rule[label] = summary.by_rule.get(label, 0) + len(
-                        applier.transitions
-                    )
-                    summary.changes += len(applier.transitions)
-    tenant.deliver(outbox)
+            tick_run.run(ruleset, rule, summary)
+    deliver(ctx, outbox)
     if carry_out:
-        summary.actions = run_due(tenant, now)
+        summary.actions = run_due(ctx, now)
     return summary
+
+
+class _TickRun:
+    """One tick's transaction, in which each tick rule runs in turn."""
+
+    def __init__(
+        self,
+        ctx: TenantContext,
+        conn: Connection,
+        runtime: TenantRuntime,
+        scope: TenantScope,
+        now: datetime,
+        outbox: list[Notice],
+    ) -> None:
+        self.ctx, self.conn, self.runtime, self.scope = ctx, conn, runtime, scope
+        self.now, self.outbox = now, outbox
+
+    def _matching(self, label: str, rule: CompiledRule) -> list[int]:
+        """The active contacts the rule's condition holds for, by id."""
+        runtime = self.runtime
+        try:
+            text = fill_settings(rule.when, runtime.settings)
+            node = parse_condition(text, runtime.search_schema())
+        except CRMError as exc:
+            raise PolicyError(f"tick rule {label}: {exc}") from None
+        where = to_sql(node, self.scope, frozenset(runtime.facets), self.now)
+        c = ContactRow.__table__.c
+        stmt = self.scope.select(c.id).where(c.archived.is_(False), where).order_by(c.id)
+        return list(self.conn.scalars(stmt))
+
+    def run(self, ruleset: CompiledRuleset, rule: CompiledRule, summary: TickSummary) -> None:
+        label = f"{ruleset.pack}@{ruleset.version}:{rule.name}"
+        ids = self._matching(label, rule)
+        cause = Cause("rule", ruleset.pack, ruleset.version, rule.name)
+        event: dict[str, Any] = {"id": None, "kind": "tick", "data": {}, "occurred_at": self.now}
+        reads = any(a.spec.reads_contact for a in rule.actions)
+        for start in range(0, len(ids), ROWS_PER_ROUND):
+            states = load_states(self.conn, self.scope, ids[start : start + ROWS_PER_ROUND])
+            one = applier(self.ctx, self.runtime, self.now)
+            for state in states.values():
+                rule_context = RuleContext(
+                    tenant=self.ctx.name,
+                    contact=state.snapshot() if reads else {},
+                    event=event,
+                    settings=self.runtime.settings,
+                )
+                for action in rule.actions:
+                    try:
+                        changes = action.spec.run(action.args, rule_context)
+                    except CRMError:
+                        raise
+                    except Exception as exc:
+                        raise ActionError("tick", label, exc) from exc
+                    for change in changes:
+                        one.apply(state, change, cause)
+            persist(
+                self.conn,
+                self.scope,
+                states.values(),
+                one.transitions,
+                after=after_changes(self.ctx, self.runtime, self.outbox, now=self.now),
+            )
+            if one.transitions:
+                summary.add(label, len(one.transitions))

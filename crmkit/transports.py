@@ -1,4 +1,5 @@
-"""crmkit's default transports, used when no plugin's ``crmkit_send_*`` hook answers.
+"""crmkit's default transports, which :mod:`crmkit.default_transports` plugs in last,
+for when no other plugin's ``crmkit_send_*`` hook answers.
 
 Email goes over SMTP with the standard library, configured by tenant settings:
 ``smtp_host`` (required), ``smtp_port`` (25), ``smtp_starttls`` (false),
@@ -277,6 +278,28 @@ def _converse(smtp: DeadlineSMTP, target: SmtpTarget, email: EmailMessage) -> No
         smtp.send_message(email)
 
 
+class SmsOutbox:
+    """A text's place in the ``sms_outbox`` table, for ``crmkit_send_sms``.
+
+    :meth:`queue` only takes note: the row is written in the transaction that marks the
+    message sent (:func:`outbox_send`), so a message and its outbox row are kept or lost
+    together.
+    """
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.queued = False
+
+    def queue(self) -> str:
+        """Leave the text for a gateway; return its reference."""
+        self.queued = True
+        return outbox_reference(self.message_id)
+
+
+def outbox_reference(message_id: int) -> str:
+    return f"outbox:{message_id}"
+
+
 def outbox_send(conn: Connection, tenant_id: int, message: Mapping[str, Any], now: datetime) -> str:
     """Queue a text in ``sms_outbox``; return its reference."""
     scope = TenantScope(tenant_id)
@@ -294,4 +317,4 @@ def outbox_send(conn: Connection, tenant_id: int, message: Mapping[str, Any], no
             ]
         ),
     )
-    return f"outbox:{message['id']}"
+    return outbox_reference(message["id"])

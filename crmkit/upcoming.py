@@ -18,25 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from sqlalchemy import func as sa_func
 
 from crmkit.clock import as_utc
+from crmkit.contacts_service import get_contact
+from crmkit.context import TenantContext
 from crmkit.default_actions import ACTION_KINDS
 from crmkit.errors import CRMError, NotFoundError, PolicyError, ValidationError
 from crmkit.messaging import compose, send, sendable
 from crmkit.pipeline import Cause
+from crmkit.recording import record_event
 from crmkit.schemas import ActionOut
 from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow, MessageRow, ScheduledActionRow
 from crmkit.storage.scope import TenantScope
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 _A = ScheduledActionRow.__table__.c
 _M = MessageRow.__table__.c
@@ -69,7 +69,7 @@ def action_out(row: Any) -> ActionOut:
 
 
 def schedule(
-    tenant: Tenant,
+    ctx: TenantContext,
     contact_id: int,
     kind: str,
     title: str,
@@ -91,11 +91,11 @@ def schedule(
     if not isinstance(due_at, datetime):
         raise ValidationError(f"due time {due_at!r} is not a date and time")
     due = as_utc(due_at)
-    contact = tenant.get_contact(contact_id)
+    contact = get_contact(ctx, contact_id)
     if kind in ("text", "email"):
         sendable(contact, "sms" if kind == "text" else "email")
         compose(
-            tenant,
+            ctx,
             contact,
             "sms" if kind == "text" else "email",
             body=body,
@@ -105,8 +105,8 @@ def schedule(
         )
     elif template is not None or body is not None:
         raise ValidationError(f"a {kind} has no message: leave out template and body")
-    with tenant.crm.db.begin() as conn:
-        runtime = tenant.write_runtime(conn)
+    with ctx.db.begin() as conn:
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         action_id = counters.allocate(conn, runtime.tenant_id, "action")
         conn.execute(
@@ -124,36 +124,36 @@ def schedule(
                         "body": body,
                         "status": "pending",
                         "actor": actor,
-                        "created_at": tenant.crm.clock(),
+                        "created_at": ctx.clock(),
                     }
                 ]
             ),
         )
-    return get_action(tenant, action_id)
+    return get_action(ctx, action_id)
 
 
-def get_action(tenant: Tenant, action_id: int, conn: Connection | None = None) -> ActionOut:
+def get_action(ctx: TenantContext, action_id: int, conn: Connection | None = None) -> ActionOut:
     if conn is None:
-        with tenant.crm.db.connect() as own:
-            return get_action(tenant, action_id, own)
-    scope = TenantScope(tenant.runtime(conn).tenant_id)
+        with ctx.db.connect() as own:
+            return get_action(ctx, action_id, own)
+    scope = TenantScope(ctx.runtime(conn).tenant_id)
     row = conn.execute(scope.select(ScheduledActionRow.__table__).where(_A.id == action_id))
     found = row.mappings().first()
     if found is None:
-        raise NotFoundError(f"action {action_id} does not exist in tenant {tenant.name!r}")
+        raise NotFoundError(f"action {action_id} does not exist in tenant {ctx.name!r}")
     return action_out(found)
 
 
 def actions(
-    tenant: Tenant, contact_id: int | None = None, *, include_closed: bool = False
+    ctx: TenantContext, contact_id: int | None = None, *, include_closed: bool = False
 ) -> list[ActionOut]:
     """Upcoming (pending) actions by due time; ``include_closed`` adds done, failed and
     cancelled ones. Without ``contact_id``, every contact's."""
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         stmt = scope.select(ScheduledActionRow.__table__)
         if contact_id is not None:
-            tenant.get_contact(contact_id)
+            get_contact(ctx, contact_id)
             stmt = stmt.where(_A.contact_id == contact_id)
         if not include_closed:
             stmt = stmt.where(_A.status.in_(("pending", "running")))
@@ -161,26 +161,26 @@ def actions(
     return [action_out(row) for row in rows]
 
 
-def cancel(tenant: Tenant, action_id: int, actor: str = "api") -> ActionOut:
+def cancel(ctx: TenantContext, action_id: int, actor: str = "api") -> ActionOut:
     """Cancel a pending action."""
-    with tenant.crm.db.begin() as conn:
-        current = get_action(tenant, action_id, conn)
+    with ctx.db.begin() as conn:
+        current = get_action(ctx, action_id, conn)
         if current.status != "pending":
             raise PolicyError(f"action {action_id} is {current.status}, not pending")
-        _close(conn, tenant, action_id, "cancelled", f"cancelled by {actor}", None, None)
-    return get_action(tenant, action_id)
+        _close(conn, ctx, action_id, "cancelled", f"cancelled by {actor}", None, None)
+    return get_action(ctx, action_id)
 
 
 def _close(
     conn: Connection,
-    tenant: Tenant,
+    ctx: TenantContext,
     action_id: int,
     status: str,
     result: str | None,
     message_id: int | None,
     at: datetime | None,
 ) -> None:
-    scope = TenantScope(tenant.runtime(conn).tenant_id)
+    scope = TenantScope(ctx.runtime(conn).tenant_id)
     conn.execute(
         scope.update(ScheduledActionRow)
         .where(_A.id == action_id)
@@ -188,26 +188,26 @@ def _close(
     )
 
 
-def _claim(tenant: Tenant, action_id: int) -> bool:
+def _claim(ctx: TenantContext, action_id: int) -> bool:
     """Mark a pending action running, with a fresh lease; False if another tick took it
     first."""
-    with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
         claimed = conn.execute(
             scope.update(ScheduledActionRow)
             .where(_A.id == action_id, _A.status == "pending")
-            .values(status="running", claimed_at=tenant.crm.clock(), attempts=_A.attempts + 1)
+            .values(status="running", claimed_at=ctx.clock(), attempts=_A.attempts + 1)
         )
         return bool(claimed.rowcount)
 
 
-def recover(tenant: Tenant, now: datetime, summary: DueSummary) -> None:
+def recover(ctx: TenantContext, now: datetime, summary: DueSummary) -> None:
     """Take back what a killed process left behind (see the module docs). Leases are
     measured on the CRM's clock; ``now`` (the tick's time) dates what is closed."""
-    expired = tenant.crm.clock() - LEASE
-    _fail_stale_messages(tenant, expired)
-    with tenant.crm.db.connect() as conn:
-        scope = TenantScope(tenant.runtime(conn).tenant_id)
+    expired = ctx.clock() - LEASE
+    _fail_stale_messages(ctx, expired)
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
         stale = (
             conn.execute(
                 scope.select(_A.id, _A.contact_id, _A.kind, _A.title, _A.attempts, _A.claimed_at)
@@ -220,14 +220,14 @@ def recover(tenant: Tenant, now: datetime, summary: DueSummary) -> None:
         )
     for row in stale:
         if row["attempts"] < MAX_ATTEMPTS:
-            _release(tenant, row)
+            _release(ctx, row)
         else:
-            _give_up(tenant, row, now, summary)
+            _give_up(ctx, row, now, summary)
 
 
-def _fail_stale_messages(tenant: Tenant, expired: datetime) -> None:
-    with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+def _fail_stale_messages(ctx: TenantContext, expired: datetime) -> None:
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
         conn.execute(
             scope.update(MessageRow)
             .where(_M.status == "sending", _M.direction == "out", _M.at <= expired)
@@ -242,9 +242,9 @@ def _unchanged(row: Any) -> Any:
     return (_A.id == row["id"]) & (_A.status == "running") & same_claim
 
 
-def _release(tenant: Tenant, row: Any) -> None:
-    with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+def _release(ctx: TenantContext, row: Any) -> None:
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
         conn.execute(
             scope.update(ScheduledActionRow)
             .where(_unchanged(row))
@@ -252,10 +252,10 @@ def _release(tenant: Tenant, row: Any) -> None:
         )
 
 
-def _give_up(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> None:
+def _give_up(ctx: TenantContext, row: Any, now: datetime, summary: DueSummary) -> None:
     error = f"interrupted {row['attempts']} times (its process stopped mid-run); not retried"
-    with tenant.crm.db.begin() as conn:
-        scope = TenantScope(tenant.write_runtime(conn).tenant_id)
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
         message_id = conn.scalar(scope.select(sa_func.max(_M.id)).where(_M.action_id == row["id"]))
         closed = conn.execute(
             scope.update(ScheduledActionRow)
@@ -263,18 +263,18 @@ def _give_up(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> No
             .values(status="failed", result=error, message_id=message_id, done_at=now)
         )
     if closed.rowcount:  # else another tick gave up on it first and recorded the event
-        _record(tenant, row, message_id, error, now, summary)
+        _record(ctx, row, message_id, error, now, summary)
 
 
-def run_due(tenant: Tenant, now: datetime) -> DueSummary:
+def run_due(ctx: TenantContext, now: datetime) -> DueSummary:
     """Carry out every pending action due at ``now``, oldest first, after taking back
     the ones a killed process left running."""
     summary = DueSummary()
-    recover(tenant, now, summary)
+    recover(ctx, now, summary)
     c = ContactRow.__table__.c
     while True:
-        with tenant.crm.db.connect() as conn:
-            scope = TenantScope(tenant.runtime(conn).tenant_id)
+        with ctx.db.connect() as conn:
+            scope = TenantScope(ctx.runtime(conn).tenant_id)
             due = (
                 conn.execute(
                     scope.select(ScheduledActionRow.__table__, c.archived)
@@ -292,15 +292,15 @@ def run_due(tenant: Tenant, now: datetime) -> DueSummary:
         if not due:
             return summary
         for row in due:
-            if _claim(tenant, row["id"]):
-                _carry_out(tenant, row, now, summary)
+            if _claim(ctx, row["id"]):
+                _carry_out(ctx, row, now, summary)
 
 
-def _carry_out(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> None:
+def _carry_out(ctx: TenantContext, row: Any, now: datetime, summary: DueSummary) -> None:
     action = action_out({k: v for k, v in row.items() if k != "archived"})
     if row["archived"]:
-        with tenant.crm.db.begin() as conn:
-            _close(conn, tenant, action.id, "cancelled", "the contact is archived", None, now)
+        with ctx.db.begin() as conn:
+            _close(conn, ctx, action.id, "cancelled", "the contact is archived", None, now)
         summary.cancelled += 1
         return
     message_id: int | None = None
@@ -308,7 +308,7 @@ def _carry_out(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> 
     if action.kind in ("text", "email"):
         try:
             message = send(
-                tenant,
+                ctx,
                 action.contact_id,
                 "sms" if action.kind == "text" else "email",
                 body=action.body,
@@ -323,13 +323,13 @@ def _carry_out(tenant: Tenant, row: Any, now: datetime, summary: DueSummary) -> 
         except CRMError as exc:
             error = str(exc)
             message_id = getattr(exc, "message_id", None)
-    with tenant.crm.db.begin() as conn:
-        _close(conn, tenant, action.id, "failed" if error else "done", error, message_id, now)
-    _record(tenant, action.model_dump(), message_id, error, now, summary)
+    with ctx.db.begin() as conn:
+        _close(conn, ctx, action.id, "failed" if error else "done", error, message_id, now)
+    _record(ctx, action.model_dump(), message_id, error, now, summary)
 
 
 def _record(
-    tenant: Tenant,
+    ctx: TenantContext,
     action: Mapping[str, Any],
     message_id: int | None,
     error: str | None,
@@ -352,6 +352,6 @@ def _record(
         summary.done += 1
     kind = "action_failed" if error else "action_done"
     try:
-        tenant.record_event(action["contact_id"], kind, data, id=f"action-{action['id']}", at=now)
+        record_event(ctx, action["contact_id"], kind, data, id=f"action-{action['id']}", at=now)
     except CRMError as exc:
         summary.errors.append(f"action {action['id']}: its {kind} event failed: {exc}")

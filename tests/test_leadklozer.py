@@ -97,9 +97,9 @@ def test_points_decay_or_expire_and_the_tick_stores_the_recomputed_score(
 def test_a_tick_moving_more_contacts_than_a_chunk_moves_them_all(
     lk: Tenant, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import crmkit.tenant
+    import crmkit.applying
 
-    monkeypatch.setattr(crmkit.tenant, "ROWS_PER_ROUND", 2)  # five contacts, three rounds
+    monkeypatch.setattr(crmkit.applying, "ROWS_PER_ROUND", 2)  # five contacts, three rounds
     ids = [add(lk, f"C{i}") for i in range(5)]
     for contact in ids:
         engage(lk, contact, "phone", "call")

@@ -214,7 +214,7 @@ def register(cli: click.Group) -> None:
 
         def open_file() -> tuple[TableFile, ColumnMapping, TenantRuntime]:
             return importer.prepare(
-                tenant,
+                tenant.context,
                 file,
                 mapping=given,
                 mapping_file=mapping_file,
@@ -281,7 +281,7 @@ def register(cli: click.Group) -> None:
                     rate=done[0] / elapsed if elapsed else 0.0,
                 )
 
-            summary = importer.import_file(tenant, table, mapping, options, advance)
+            summary = importer.import_file(tenant.context, table, mapping, options, advance)
             bar.update(task, completed=1.0)
         if as_json:
             print_json(summary)

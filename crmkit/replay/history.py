@@ -28,7 +28,7 @@ from crmkit.storage.models import (
 from crmkit.storage.scope import TenantScope
 
 if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
+    from crmkit.context import TenantContext
 
 
 @dataclass
@@ -57,10 +57,10 @@ class History:
 
 
 @contextmanager
-def snapshot_reads(tenant: Tenant) -> Iterator[Connection]:
+def snapshot_reads(ctx: TenantContext) -> Iterator[Connection]:
     """A connection whose reads all see one moment of the database, so a writer that
     commits during the read cannot tear the history."""
-    with tenant.crm.db.connect() as conn:
+    with ctx.db.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         else:
@@ -73,9 +73,9 @@ def snapshot_reads(tenant: Tenant) -> Iterator[Connection]:
             conn.rollback()
 
 
-def read_history(tenant: Tenant) -> History:
-    with snapshot_reads(tenant) as conn:
-        runtime = tenant.runtime(conn)
+def read_history(ctx: TenantContext) -> History:
+    with snapshot_reads(ctx) as conn:
+        runtime = ctx.runtime(conn)
         scope = TenantScope(runtime.tenant_id)
         settings = conn.scalar(select(TenantRow.settings).where(TenantRow.id == scope.tenant_id))
         cf = CustomFieldRow.__table__.c
@@ -124,7 +124,7 @@ def read_history(tenant: Tenant) -> History:
             ).mappings()
         ]
     return History(
-        tenant=tenant.name,
+        tenant=ctx.name,
         packs=[pack.ref for pack in runtime.packs],
         facets=list(runtime.facets),
         settings=dict(settings or {}),

@@ -87,7 +87,7 @@ def replay(
     """
     started = time.perf_counter()
     moment = as_utc(since) if since is not None else None
-    history = read_history(tenant)
+    history = read_history(tenant.context)
     plan = plan_replay(history, moment)
     result = ReplayResult(
         tenant=history.tenant, packs=list(history.packs), since=moment, warnings=plan.warnings

@@ -16,12 +16,14 @@ import csv
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 
 from sqlalchemy import Connection
 
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.contact_pages import contacts_from_rows, page_query
+from crmkit.contacts_service import contact_filter
+from crmkit.context import TenantContext
 from crmkit.errors import ValidationError
 from crmkit.files_private import make_private, open_private
 from crmkit.schemas import ContactOut
@@ -30,9 +32,6 @@ from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
 from crmkit.storage.scope import TenantScope
 from crmkit.transfer.cells import escape_formula
 from crmkit.transfer.rows import join_list
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 ExportFormat = Literal["csv", "xlsx"]
 PAGE = 5000
@@ -50,18 +49,18 @@ def export_format(path: Path | None, given: str | None) -> ExportFormat:
 
 
 def _pages(
-    tenant: Tenant, where: str | None, archived: bool | None
+    ctx: TenantContext, where: str | None, archived: bool | None
 ) -> Iterator[tuple[list[ContactOut], dict[int, list[str]]]]:
     """Pages of matching contacts with the names of the groups each is in."""
     last = 0
     while True:
-        with tenant.crm.db.connect() as conn:
-            runtime = tenant.runtime(conn)
+        with ctx.db.connect() as conn:
+            runtime = ctx.runtime(conn)
             stmt = page_query(conn.dialect.name, runtime.tenant_id).where(_C.id > last)
             if archived is not None:
                 stmt = stmt.where(_C.archived == archived)
             if where:
-                stmt = stmt.where(tenant.contact_filter(conn, where, runtime))
+                stmt = stmt.where(contact_filter(ctx, conn, where, runtime))
             contacts = contacts_from_rows(conn.execute(stmt.order_by(_C.id).limit(PAGE)).all())
             if not contacts:
                 return
@@ -138,7 +137,7 @@ def _row(
 
 
 def export_contacts(
-    tenant: Tenant,
+    ctx: TenantContext,
     output: Path | IO[str] | None = None,
     *,
     format: str | None = None,
@@ -150,14 +149,14 @@ def export_contacts(
     or stdout. Returns how many were written."""
     path = Path(output) if isinstance(output, (str, Path)) else None
     fmt = export_format(path, format)
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
         if where:
-            tenant.contact_filter(conn, where, runtime)  # a bad expression fails here
+            contact_filter(ctx, conn, where, runtime)  # a bad expression fails here
     facets = list(runtime.facets)
     fields = list(runtime.fields)
     header = _header(facets, fields)
-    pages = _pages(tenant, where, archived)
+    pages = _pages(ctx, where, archived)
     if fmt == "xlsx":
         if path is None:
             raise ValidationError("an XLSX export needs an output file")
@@ -194,6 +193,7 @@ def _write_xlsx(
     facets: Sequence[str],
     fields: Sequence[str],
 ) -> int:
+    # Imported here: openpyxl is heavy and only an XLSX export needs it.
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 

@@ -28,16 +28,19 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
+from crmkit.applying import after_changes, allocate_ids, applier, deliver
 from crmkit.changes import Notice
+from crmkit.contacts_service import contacts_by_id
+from crmkit.context import TenantContext
 from crmkit.errors import ValidationError
 from crmkit.phones import region_of, sms_permission
 from crmkit.pipeline import Cause
 from crmkit.profile_values import PhoneCheck, add_custom_fields, line_type
-from crmkit.recording import young_gc_only
+from crmkit.recording import ingest, young_gc_only
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
 from crmkit.storage.statistics import GrowthStatistics
@@ -48,9 +51,6 @@ from crmkit.transfer.mapping import ColumnMapping, build_mapping, read_mapping_f
 from crmkit.transfer.report import ErrorReport, ImportSummary, RowError
 from crmkit.transfer.rows import CleanRow, RowCleaner, clean_batch
 from crmkit.transfer.updates import ContactUpdate, RowRefused
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 BATCH_SIZE = 5000
 # Files from this size on are cleaned in worker processes (starting them costs ~1 s).
@@ -108,7 +108,7 @@ def resolve_match(match: str | None, mapping: ColumnMapping, runtime: TenantRunt
 
 
 def prepare(
-    tenant: Tenant,
+    ctx: TenantContext,
     path: Path | str,
     *,
     mapping: Mapping[str, str] | None = None,
@@ -122,8 +122,8 @@ def prepare(
     given.update(mapping or {})
     table = open_table(path, encoding=encoding, delimiter=delimiter, sheet=sheet)
     try:
-        with tenant.crm.db.connect() as conn:
-            runtime = tenant.runtime(conn)
+        with ctx.db.connect() as conn:
+            runtime = ctx.runtime(conn)
         return table, build_mapping(table.header, runtime, given), runtime
     except BaseException:
         table.close()
@@ -154,7 +154,7 @@ def preview(
 
 
 def import_file(
-    tenant: Tenant,
+    ctx: TenantContext,
     table: TableFile,
     mapping: ColumnMapping,
     options: ImportOptions,
@@ -163,10 +163,10 @@ def import_file(
     """Import an opened, mapped table (see :func:`prepare`)."""
     if options.batch_size < 1:
         raise ValidationError("the batch size must be at least 1")
-    with tenant.crm.db.connect() as conn:
-        runtime = tenant.runtime(conn)
+    with ctx.db.connect() as conn:
+        runtime = ctx.runtime(conn)
     match = resolve_match(options.match, mapping, runtime)
-    run = _ImportRun(tenant, table, mapping, runtime, match, options, progress)
+    run = _ImportRun(ctx, table, mapping, runtime, match, options, progress)
     with young_gc_only():
         return run.run()
 
@@ -174,7 +174,7 @@ def import_file(
 class _ImportRun:
     def __init__(
         self,
-        tenant: Tenant,
+        ctx: TenantContext,
         table: TableFile,
         mapping: ColumnMapping,
         runtime: TenantRuntime,
@@ -182,7 +182,7 @@ class _ImportRun:
         options: ImportOptions,
         progress: Progress | None,
     ) -> None:
-        self.tenant = tenant
+        self.ctx = ctx
         self.table = table
         self.mapping = mapping
         self.options = options
@@ -191,9 +191,7 @@ class _ImportRun:
         self.cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), match)
         self.cause = Cause("import", actor=options.actor or table.path.name)
         self.tenant_id = runtime.tenant_id
-        self.entry = journal.Run(
-            id=0, status=journal.RUNNING, last_row=0, started_at=tenant.crm.clock()
-        )
+        self.entry = journal.Run(id=0, status=journal.RUNNING, last_row=0, started_at=ctx.clock())
         self.statistics = GrowthStatistics()
         known = set(runtime.fields)
         self.new_fields = [spec for spec in mapping.new_fields if spec.name not in known]
@@ -212,8 +210,8 @@ class _ImportRun:
         )
         self.accounts: dict[str, int] = {}
         self.failures: list[tuple[int, str, str, str]] = []
-        lookup_hook = tenant.crm.pm.hook.crmkit_phone_line_type
-        self.provider = bool(lookup_hook.get_hookimpls())
+        # A lookup provider besides crmkit's offline default (which parsing answered).
+        self.provider = ctx.hooks.answered_by_plugin("crmkit_phone_line_type")
 
     # ------------------------------------------------------------ the run
     def run(self) -> ImportSummary:
@@ -229,7 +227,7 @@ class _ImportRun:
             with ExitStack() as stack:
                 dry_conn = None
                 if self.options.dry_run:
-                    dry_conn = stack.enter_context(self.tenant.crm.db.connect())
+                    dry_conn = stack.enter_context(self.ctx.db.connect())
                     stack.enter_context(_rolled_back(dry_conn))
                 elif self.entry.pending_events:
                     # Rows the crashed run wrote whose events may not be recorded yet.
@@ -240,8 +238,8 @@ class _ImportRun:
                     if self.progress is not None:
                         self.progress(len(batch), self.table.fraction())
             if self.entry.id and not self.options.dry_run:
-                with self.tenant.crm.db.begin() as conn:
-                    journal.finish(conn, self.tenant_id, self.entry, self.tenant.crm.clock())
+                with self.ctx.db.begin() as conn:
+                    journal.finish(conn, self.tenant_id, self.entry, self.ctx.clock())
         finally:
             self.report.close()
         self.summary.seconds = time.perf_counter() - started
@@ -257,7 +255,7 @@ class _ImportRun:
         self.checksum = journal.file_checksum(self.table.path)
         self.fingerprint = journal.fingerprint(self.table, self.mapping, self.match)
         if not self.options.again:
-            with self.tenant.crm.db.connect() as conn:
+            with self.ctx.db.connect() as conn:
                 found = journal.latest(conn, self.tenant_id, self.checksum, self.fingerprint)
             if found is not None:
                 self.entry = found
@@ -354,10 +352,10 @@ class _ImportRun:
             # Looked up before the transaction: a provider may go over the network.
             for row in good:
                 if row.phone is not None:
-                    row.line_type = line_type(self.tenant.crm, self.tenant.name, row.phone)
+                    row.line_type = line_type(self.ctx.hooks, self.ctx.name, row.phone)
         outbox: list[Notice] = []
         with ExitStack() as stack:
-            conn = dry_conn or stack.enter_context(self.tenant.crm.db.begin())
+            conn = dry_conn or stack.enter_context(self.ctx.db.begin())
             written = self._write(conn, good, outbox)
             self._report()
             if not self.options.dry_run:
@@ -367,12 +365,13 @@ class _ImportRun:
                 self._advance(conn, rows, written)
         if self.options.dry_run:
             return
-        if written.created and self.tenant.crm.pm.hook.crmkit_on_contact_created.get_hookimpls():
-            for contact in self.tenant.contacts_by_id(written.created):
-                self.tenant.crm.pm.hook.crmkit_on_contact_created(
-                    tenant=self.tenant.name, contact=contact.model_dump(mode="json")
+        hooks = self.ctx.hooks
+        if written.created and hooks.implemented("crmkit_on_contact_created"):
+            for contact in contacts_by_id(self.ctx, written.created):
+                hooks.on_contact_created(
+                    tenant=self.ctx.name, contact=contact.model_dump(mode="json")
                 )
-        self.tenant.deliver(outbox)
+        deliver(self.ctx, outbox)
         if self.options.fire_rules and written.imported:
             self._fire(written.imported)
         gc.collect(1)
@@ -405,7 +404,7 @@ class _ImportRun:
             self.table.path.name,
             self.checksum,
             self.fingerprint,
-            self.tenant.crm.clock(),
+            self.ctx.clock(),
         )
         self.summary.run = self.entry.id
 
@@ -424,10 +423,10 @@ class _ImportRun:
         return column.name if column is not None else "-"
 
     def _write(self, conn: Connection, rows: list[CleanRow], outbox: list[Notice]) -> _Written:
-        tenant = self.tenant
-        runtime = tenant.write_runtime(conn)
+        ctx = self.ctx
+        runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
-        now = tenant.crm.clock()
+        now = ctx.clock()
         if self.new_fields:
             add_custom_fields(conn, runtime, self.new_fields, now)
             self.new_fields = []
@@ -436,11 +435,9 @@ class _ImportRun:
         # Accounts are looked up (or created) once per import, not once per batch.
         names -= self.accounts.keys()
         self.accounts.update(lookups.accounts(conn, runtime, names, now))
-        update = ContactUpdate(
-            runtime, tenant.applier(runtime, now), self.cause, now, self.accounts
-        )
+        update = ContactUpdate(runtime, applier(ctx, runtime, now), self.cause, now, self.accounts)
         update.load(conn, scope, list(found.values()))
-        ids = _IdBlock(tenant, conn, runtime, _new_contacts(rows, found))
+        ids = _IdBlock(ctx, conn, runtime, _new_contacts(rows, found))
         created_by_key: dict[Any, int] = {}
         written = _Written()
         outcome: dict[int, tuple[int, bool, bool]] = {}  # row: (contact, created, changed)
@@ -475,7 +472,7 @@ class _ImportRun:
         update.write(
             conn,
             scope,
-            tenant.after_changes(runtime, outbox, now=now),
+            after_changes(ctx, runtime, outbox, now=now),
             lambda: self.statistics.wrote(conn, len(rows)),
         )
         joined = lookups.join_groups(conn, runtime, groups, now)
@@ -512,7 +509,7 @@ class _ImportRun:
             for contact_id, row, created in imported
         ]
         # One transaction for the batch's events, as one batch of rows is one.
-        result = self.tenant.ingest(events, batch_size=max(1, len(events)))
+        result = ingest(self.ctx, events, batch_size=max(1, len(events)))
         if self.summary.events is None:
             self.summary.events = result
             return
@@ -543,14 +540,14 @@ def _new_contacts(rows: Sequence[CleanRow], found: Mapping[Any, int]) -> int:
 class _IdBlock:
     """Contact ids reserved for a batch in one go, with more taken if it runs out."""
 
-    def __init__(self, tenant: Tenant, conn: Connection, runtime: TenantRuntime, count: int):
-        self.tenant, self.conn, self.runtime = tenant, conn, runtime
-        self.next = tenant.allocate_ids(conn, runtime, count, "contact") if count else 0
+    def __init__(self, ctx: TenantContext, conn: Connection, runtime: TenantRuntime, count: int):
+        self.conn, self.runtime = conn, runtime
+        self.next = allocate_ids(conn, runtime, count, "contact") if count else 0
         self.left = count
 
     def take(self) -> int:
         if not self.left:
-            self.next = self.tenant.allocate_ids(self.conn, self.runtime, 1, "contact")
+            self.next = allocate_ids(self.conn, self.runtime, 1, "contact")
             self.left = 1
         self.left -= 1
         self.next += 1
@@ -626,3 +623,29 @@ __all__ = [
     "preview",
     "resolve_match",
 ]
+
+
+def import_contacts(
+    ctx: TenantContext,
+    path: Path | str,
+    *,
+    options: ImportOptions,
+    mapping: Mapping[str, str] | None = None,
+    mapping_file: Path | str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Open, map and import a file; see :meth:`crmkit.tenant.Tenant.import_contacts`."""
+    table, columns, _ = prepare(
+        ctx,
+        path,
+        mapping=mapping,
+        mapping_file=mapping_file,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+    )
+    with table:
+        return import_file(ctx, table, columns, options, progress)
