@@ -23,8 +23,9 @@ from crmkit.plugins import DEFAULT_PLUGINS, build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
 from crmkit.rules.engine import RuleEngine, make_rule_engine
+from crmkit.rules.tick_settings import check_tick_rules
 from crmkit.runtime import TenantRuntime
-from crmkit.settings import SettingRegistry, check_tick_rules
+from crmkit.settings import SettingRegistry
 from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
 from crmkit.storage.models import (
     ContactFacetRow,

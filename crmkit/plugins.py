@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pluggy
 
-from crmkit import hookspecs
+import crmkit.hookspecs as hookspecs
 from crmkit.errors import PluginError
 
 ENTRY_POINT_GROUP = "crmkit"

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from crmkit.context import TenantContext
 from crmkit.errors import ConfigError, PolicyError, ValidationError
 from crmkit.facets import COLOURS
-from crmkit.settings import check_tick_rules
+from crmkit.rules.tick_settings import check_tick_rules
 from crmkit.storage.models import TenantRow
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from crmkit.conditions.parser import Schema
+from crmkit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,6 @@ class ActionRegistry:
         self.providers: dict[str, str] = {}
 
     def register(self, name: str, spec: ActionSpec, provider: str) -> None:
-        from crmkit.errors import ConfigError
-
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"plugin {provider!r} registered an action with bad name {name!r}")
         if not isinstance(spec, ActionSpec):

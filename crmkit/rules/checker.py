@@ -26,10 +26,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crmkit.conditions.ast import And, Compare, Has, History, In, Node, Or, Scalar
+from crmkit.conditions.ast import And, Compare, Has, History, In, Node, Or, Scalar, paths
+from crmkit.contact_fields import CONTACT_ATTRIBUTES
 from crmkit.errors import RulesetError
 from crmkit.facets import Facet
 from crmkit.packs import Pack
+from crmkit.rules import durable_limits
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset, compile_pack
 
 if TYPE_CHECKING:
@@ -285,9 +287,6 @@ def check_rulesets(
 
 def _facet_paths(node: Node) -> set[str]:
     """The ``contact.NAME`` paths a condition reads that are facets, not attributes."""
-    from crmkit.conditions.ast import paths
-    from crmkit.contact_fields import CONTACT_ATTRIBUTES
-
     return {
         p
         for p in paths(node)
@@ -314,14 +313,12 @@ def check_packs(crm: CRM, packs: Sequence[Pack]) -> list[Problem]:
 def durable_problems(rulesets: Sequence[CompiledRuleset]) -> list[Problem]:
     """What in ``rulesets`` durable_rules cannot hold (crmkit then runs the pack on the
     compiled backend, so the pack works, but not on the backend it was meant for)."""
-    from crmkit.rules.durable_limits import durable_overflows, fact_overflow
-
     problems = []
     for ruleset in rulesets:
-        for overflow in durable_overflows(ruleset):
+        for overflow in durable_limits.durable_overflows(ruleset):
             at = where(overflow.rule) if overflow.rule else _files(ruleset)
             problems.append(Problem("engine-limit", at, overflow.message + _FALLBACK))
-    too_big = fact_overflow(rulesets)
+    too_big = durable_limits.fact_overflow(rulesets)
     if too_big:
         problems.append(
             Problem("engine-limit", ", ".join(_files(r) for r in rulesets), too_big + _FALLBACK)

@@ -17,7 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from crmkit.errors import ConfigError
+from crmkit.rules import durable_limits
 from crmkit.rules.compiler import CompiledRuleset
+from crmkit.rules.python_engine import CompiledEngine
 
 Fact = dict[str, Any]
 
@@ -140,8 +143,6 @@ class DurableEngine:
     _sessions = itertools.count(1)
 
     def __init__(self) -> None:
-        from crmkit.rules.python_engine import CompiledEngine
-
         self._compiled = CompiledEngine()
         # Why each ruleset seen runs on the compiled backend (None: it runs here).
         self._elsewhere: dict[str, str | None] = {}
@@ -159,16 +160,14 @@ class DurableEngine:
         return self._compiled.match(ruleset, facts)
 
     def _why_not(self, ruleset: CompiledRuleset, facts: Sequence[Fact]) -> str | None:
-        from crmkit.rules.durable_limits import MAX_FACT_VALUES, durable_overflows
-
         if ruleset.key not in self._elsewhere:
-            overflows = durable_overflows(ruleset)
+            overflows = durable_limits.durable_overflows(ruleset)
             self._elsewhere[ruleset.key] = overflows[0].message if overflows else None
         reason = self._elsewhere[ruleset.key]
-        if reason is None and any(len(fact) > MAX_FACT_VALUES for fact in facts):
+        if reason is None and any(len(fact) > durable_limits.MAX_FACT_VALUES for fact in facts):
             reason = (
                 f"a fact holds {max(map(len, facts))} values; durable_rules takes at most "
-                f"{MAX_FACT_VALUES} (error code 302)"
+                f"{durable_limits.MAX_FACT_VALUES} (error code 302)"
             )
         return reason
 
@@ -281,9 +280,6 @@ def make_rule_engine(
     name, the setting ``CRMKIT_ENGINE`` decides; without that, durable_rules where it
     imports, else the compiled backend with a one-line notice on stderr."""
     global _notice_given
-    from crmkit.errors import ConfigError
-    from crmkit.rules.python_engine import CompiledEngine
-
     wanted = name or (env if env is not None else os.environ).get(ENGINE_ENV) or None
     if wanted is not None and wanted not in ENGINES:
         raise ConfigError(

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crmkit.changes import Notice
 from crmkit.clock import MovableClock
+from crmkit.core import CRM
 from crmkit.errors import CRMError, SourceError
 from crmkit.rules.actions import AddTag, Change, SetFacet, SetScore
 from crmkit.scenarios.model import (
@@ -26,11 +27,9 @@ from crmkit.scenarios.model import (
     Scenario,
     TickStep,
     TransitionExpectation,
+    read_scenarios,
 )
-
-if TYPE_CHECKING:
-    from crmkit.core import CRM
-    from crmkit.tenant import Tenant
+from crmkit.tenant import Tenant
 
 # The cause of the changes a scenario's ``given`` makes: set up as a rule would, so
 # rule-only values can be given too; they are not part of what ``then`` checks.
@@ -74,8 +73,6 @@ class ScenarioRunner:
     """
 
     def __init__(self, *, plugins: Iterable[object] = (), load_entry_points: bool = True) -> None:
-        from crmkit.core import CRM
-
         self._folder = tempfile.TemporaryDirectory(prefix="crmkit-scenarios-")
         self.clock = MovableClock()
         self.crm: CRM = CRM(
@@ -99,8 +96,6 @@ class ScenarioRunner:
 
     def run_file(self, path: Any, name: str | None = None) -> list[ScenarioResult]:
         """Run every scenario of a file; ``name`` is how reports call it (its path)."""
-        from crmkit.scenarios.model import read_scenarios
-
         return [self.run(scenario) for scenario in read_scenarios(path, name)]
 
     def run(self, scenario: Scenario) -> ScenarioResult:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from crmkit.errors import BusyError, ConfigError, ValidationError
 from crmkit.files_private import create_private_database
+from crmkit.storage.models import Base
 from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
@@ -189,8 +190,6 @@ def _mismatch(engine: Engine, revision: str | None) -> tuple[list[str], list[str
     """The crmkit tables and columns the database has beyond ``revision``'s schema, and
     those of it that it lacks. The expected schema is built in a scratch in-memory
     database, only on this failure path."""
-    from crmkit.storage.models import Base
-
     expected: dict[str, set[str]] = {}
     if revision is not None:
         scratch = make_engine("sqlite://")
