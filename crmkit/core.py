@@ -95,6 +95,51 @@ def record_pack_changes(
     )
 
 
+def _create_tenant_row(
+    conn: Connection, name: str, settings: Mapping[str, Any], now: datetime
+) -> int:
+    """Insert a new tenant with its id counters; return its id."""
+    tenant_id: int = conn.execute(
+        insert(TenantRow)
+        .values(name=name, settings=settings, config_version=1, created_at=now)
+        .returning(TenantRow.id)
+    ).scalar_one()
+    conn.execute(
+        insert(CounterRow),
+        [
+            {"tenant_id": tenant_id, "name": counter, "value": 0}
+            for counter in ("contact", "account", "project", "note", "event")
+        ],
+    )
+    return tenant_id
+
+
+def _update_tenant_row(
+    conn: Connection,
+    name: str,
+    tenant_id: int,
+    settings: Mapping[str, Any],
+    declared: Mapping[str, FieldSpec],
+) -> None:
+    """Store merged settings, drop the old pack list (the caller writes the new one),
+    and refuse custom fields named like the new packs' fields."""
+    conn.execute(
+        update(TenantRow)
+        .where(TenantRow.id == tenant_id)
+        .values(config_version=TenantRow.config_version + 1, settings=settings)
+    )
+    conn.execute(delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id))
+    cf = CustomFieldRow.__table__.c
+    clash = conn.scalars(
+        select(cf.name).where(cf.tenant_id == tenant_id, cf.name.in_(declared))
+    ).all()
+    if clash:
+        raise ConfigError(
+            f"tenant {name!r} has custom fields named like fields of its new "
+            f"packs: {', '.join(sorted(clash))}"
+        )
+
+
 class CRM:
     """A CRM composed from the installed plugins, on one database.
 
@@ -247,16 +292,7 @@ class CRM:
         self._check_schema()
         with self.db.connect() as conn:
             locked = dict(self._locked_versions(conn, name))
-        resolved: list[Pack] = []
-        for spec in packs:
-            pack_name, version = parse_spec(spec)
-            if version is None and pack_name in locked:
-                version = locked[pack_name]
-            pack = self.packs.resolve(f"{pack_name}@{version}" if version else pack_name)
-            if any(p.name == pack.name for p in resolved):
-                raise ConfigError(f"pack {pack.name!r} is listed twice for tenant {name!r}")
-            self.compiled(pack)
-            resolved.append(pack)
+        resolved = self._resolve_packs(name, packs, locked)
         declared = pack_fields(resolved)
         given = self.declared_settings.checked(settings or {})
         now = self.clock()
@@ -266,36 +302,10 @@ class CRM:
             ).first()
             self._check_tick_settings(resolved, {**(row[1] or {} if row else {}), **given})
             if row is None:
-                tenant_id = conn.execute(
-                    insert(TenantRow)
-                    .values(name=name, settings=given, config_version=1, created_at=now)
-                    .returning(TenantRow.id)
-                ).scalar_one()
-                conn.execute(
-                    insert(CounterRow),
-                    [
-                        {"tenant_id": tenant_id, "name": counter, "value": 0}
-                        for counter in ("contact", "account", "project", "note", "event")
-                    ],
-                )
+                tenant_id = _create_tenant_row(conn, name, given, now)
             else:
                 tenant_id = row[0]
-                merged = {**(row[1] or {}), **given}
-                conn.execute(
-                    update(TenantRow)
-                    .where(TenantRow.id == tenant_id)
-                    .values(config_version=TenantRow.config_version + 1, settings=merged)
-                )
-                conn.execute(delete(TenantPackRow).where(TenantPackRow.tenant_id == tenant_id))
-                cf = CustomFieldRow.__table__.c
-                clash = conn.scalars(
-                    select(cf.name).where(cf.tenant_id == tenant_id, cf.name.in_(declared))
-                ).all()
-                if clash:
-                    raise ConfigError(
-                        f"tenant {name!r} has custom fields named like fields of its new "
-                        f"packs: {', '.join(sorted(clash))}"
-                    )
+                _update_tenant_row(conn, name, tenant_id, {**(row[1] or {}), **given}, declared)
             if resolved:
                 conn.execute(
                     insert(TenantPackRow),
@@ -314,6 +324,23 @@ class CRM:
             )
             self._backfill_defaults(conn, tenant_id, resolved)
         return Tenant(self, name)
+
+    def _resolve_packs(
+        self, name: str, packs: Sequence[str], locked: Mapping[str, str]
+    ) -> list[Pack]:
+        """The tenant's pack list resolved to versions (a plain name keeps its locked
+        version) and compiled, before anything is written."""
+        resolved: list[Pack] = []
+        for spec in packs:
+            pack_name, version = parse_spec(spec)
+            if version is None and pack_name in locked:
+                version = locked[pack_name]
+            pack = self.packs.resolve(f"{pack_name}@{version}" if version else pack_name)
+            if any(p.name == pack.name for p in resolved):
+                raise ConfigError(f"pack {pack.name!r} is listed twice for tenant {name!r}")
+            self.compiled(pack)
+            resolved.append(pack)
+        return resolved
 
     def _locked_versions(self, conn: Connection, tenant: str) -> list[tuple[str, str]]:
         """The tenant's packs as (name, locked version), in order; none for a new tenant."""

@@ -157,15 +157,9 @@ def send(
         # A login the operator's policy refuses is refused before the message is logged.
         smtp_credentials(settings)
     subject, text = compose(
-        ctx,
-        contact,
-        channel,
-        body=body,
-        template=template,
-        subject=subject,
-        default_pack=default_pack,
-        extra=extra,
-    )
+        ctx, contact, channel,
+        body=body, template=template, subject=subject, default_pack=default_pack, extra=extra,
+    )  # fmt: skip
     now = ctx.clock()
     with ctx.db.begin() as conn:
         message_id = _insert(
@@ -184,32 +178,41 @@ def send(
                 "at": now,
             },
         )
-    payload: dict[str, Any] = {
-        "id": message_id,
-        "contact_id": contact_id,
-        "to": address,
-        "body": text,
-    }
+    payload: dict[str, Any] = {"id": message_id, "contact_id": contact_id, "to": address}
+    payload["body"] = text
     reference, error, outbox = _transport(ctx, channel, payload, settings, sender, subject)
-    with ctx.db.begin() as conn:
-        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
-        if error is None and outbox.queued:
-            reference = outbox_send(conn, scope.tenant_id, payload, now)
-        conn.execute(
-            scope.update(MessageRow)
-            .where(_M.id == message_id)
-            .values(
-                status="failed" if error else "sent",
-                error=error,
-                reference=None if reference is None else str(reference)[:300],
-            )
-        )
+    _mark_sent(ctx, payload, reference, error, outbox, now)
     if error is not None:
         raise DeliveryError(message_id, f"{channel} to contact {contact_id}: {error}")
     if record:
         data = {"channel": channel, "direction": "out", "message": message_id}
         record_event(ctx, contact_id, "message_out", data, id=f"message-{message_id}")
     return message_by_id(ctx, message_id)
+
+
+def _mark_sent(
+    ctx: TenantContext,
+    payload: dict[str, Any],
+    reference: str | None,
+    error: str | None,
+    outbox: SmsOutbox,
+    now: datetime,
+) -> None:
+    """Store what the transport did: sent (with its reference, a queued text in the
+    outbox in the same transaction) or failed (with the error)."""
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
+        if error is None and outbox.queued:
+            reference = outbox_send(conn, scope.tenant_id, payload, now)
+        conn.execute(
+            scope.update(MessageRow)
+            .where(_M.id == payload["id"])
+            .values(
+                status="failed" if error else "sent",
+                error=error,
+                reference=None if reference is None else str(reference)[:300],
+            )
+        )
 
 
 def _transport(

@@ -242,6 +242,33 @@ def _states_for_batch(
     return {cid: cache[cid] for cid in wanted if cid in cache}
 
 
+def _unrecorded(
+    conn: Any, scope: TenantScope, batch: list[PendingEvent], summary: _Tally
+) -> list[PendingEvent]:
+    """The batch without events recorded before or repeated in it (counted skipped)."""
+    duplicates = existing_event_ids(conn, scope, [e.id for e in batch])
+    fresh: list[PendingEvent] = []
+    seen: set[str] = set()
+    for event in batch:
+        if event.id in duplicates or event.id in seen:
+            summary.skipped += 1
+        else:
+            seen.add(event.id)
+            fresh.append(event)
+    return fresh
+
+
+def _of_known_contacts(
+    events: list[PendingEvent], states: Mapping[int, ContactState], summary: _Tally
+) -> list[PendingEvent]:
+    """The events whose contact exists (the others are counted failed)."""
+    for event in events:
+        if event.contact_id not in states:
+            summary.failed += 1
+            _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
+    return [e for e in events if e.contact_id in states]
+
+
 def _apply_batch(
     ctx: TenantContext,
     batch: list[PendingEvent],
@@ -258,21 +285,9 @@ def _apply_batch(
     with ctx.db.begin() as conn:
         runtime = ctx.write_runtime(conn)
         scope = TenantScope(runtime.tenant_id)
-        duplicates = existing_event_ids(conn, scope, [e.id for e in batch])
-        fresh: list[PendingEvent] = []
-        seen: set[str] = set()
-        for event in batch:
-            if event.id in duplicates or event.id in seen:
-                summary.skipped += 1
-            else:
-                seen.add(event.id)
-                fresh.append(event)
+        fresh = _unrecorded(conn, scope, batch, summary)
         states = _states_for_batch(conn, scope, {e.contact_id for e in fresh}, carry)
-        missing = [e for e in fresh if e.contact_id not in states]
-        for event in missing:
-            summary.failed += 1
-            _note(summary, f"event {event.id!r}: contact {event.contact_id} does not exist")
-        fresh = [e for e in fresh if e.contact_id in states]
+        fresh = _of_known_contacts(fresh, states, summary)
         one = applier(ctx, runtime)
         # crmkit_on_changes gets each event's transitions as it would one by one.
         hooks = (
@@ -377,14 +392,66 @@ def _ingest(
     batch_size: int,
     progress: Callable[[int], None] | None,
 ) -> IngestSummary:
-    summary = _Tally()
-    batch: list[PendingEvent] = []
+    run = _Ingest(ctx, progress)
     received = ctx.clock()
-    # Contact states carried from one batch to the next (checked by version).
-    carry = _Carry()
-    outbox: list[Notice] = []
+    for number, item in enumerate(events, start=1):
+        run.summary.total += 1
+        if isinstance(item, BaseException):
+            # Readers put the error of an unreadable item (a bad JSON line) in the stream.
+            run.refuse(str(item))
+            continue
+        if not run.batch:
+            # Events without a time get the time their batch was received.
+            received = ctx.clock()
+        checked = _checked_item(number, item)
+        if isinstance(checked, str):
+            run.refuse(checked)
+            continue
+        run.batch.append(_pending(ctx, checked, received))
+        if len(run.batch) >= batch_size:
+            run.flush()
+    run.flush()
+    return IngestSummary(**asdict(run.summary))
 
-    def flush() -> None:
+
+def _checked_item(number: int, item: Any) -> EventIn | PlainEvent | str:
+    """The item as an event, or why it is none."""
+    checked: EventIn | PlainEvent | None = plain_event(item) if type(item) is dict else None
+    if checked is not None:
+        return checked
+    try:
+        if not isinstance(item, Mapping):
+            raise TypeError("not an object")
+        return EventIn.model_validate(dict(item))
+    except (pydantic.ValidationError, TypeError) as exc:
+        reason = (
+            validation_error(exc, "event") if isinstance(exc, pydantic.ValidationError) else exc
+        )
+        return f"item {number}: {reason}"
+
+
+class _Ingest:
+    """One ingest's batches: each applied in one transaction, or one event at a time
+    when that fails."""
+
+    def __init__(self, ctx: TenantContext, progress: Callable[[int], None] | None) -> None:
+        self.ctx = ctx
+        self.progress = progress
+        self.summary = _Tally()
+        self.batch: list[PendingEvent] = []
+        # Contact states carried from one batch to the next (checked by version).
+        self.carry = _Carry()
+        self.outbox: list[Notice] = []
+
+    def refuse(self, reason: str) -> None:
+        """Count an item that is no event as failed."""
+        self.summary.failed += 1
+        _note(self.summary, reason)
+        if self.progress is not None:
+            self.progress(1)
+
+    def flush(self) -> None:
+        batch, summary = self.batch, self.summary
         if not batch:
             return
         size = len(batch)
@@ -392,8 +459,8 @@ def _ingest(
 
         def forget() -> None:
             """Undo what a rolled-back attempt at the batch left in memory."""
-            carry.drop()  # the batch changed states in memory only
-            outbox.clear()  # and its notices were never committed
+            self.carry.drop()  # the batch changed states in memory only
+            self.outbox.clear()  # and its notices were never committed
             summary.skipped, summary.failed = before[0], before[1]
             del summary.errors[before[2] :]
             for event in batch:
@@ -401,7 +468,7 @@ def _ingest(
 
         def attempt() -> list[PendingEvent]:
             try:
-                return _apply_batch(ctx, batch, summary, carry, outbox)
+                return _apply_batch(self.ctx, batch, summary, self.carry, self.outbox)
             except (DBAPIError, BusyError) as exc:
                 if is_retryable(exc):
                     forget()
@@ -413,71 +480,39 @@ def _ingest(
             # A failing rule is stored on its own event; a hook that needs the database
             # sees it as one-by-one recording leaves it: both take the ordered path.
             forget()
-            applied = []
-            for event in batch:
-                try:
-                    out = record(
-                        ctx,
-                        EventIn(
-                            contact=event.contact_id,
-                            kind=event.kind,
-                            data=event.data,
-                            id=event.id,
-                            at=event.occurred_at,
-                        ),
-                    )
-                except DuplicateEventError:
-                    summary.skipped += 1
-                except (ActionError, PolicyError, NotFoundError) as exc:
-                    summary.failed += 1
-                    _note(summary, str(exc))
-                else:
-                    summary.applied += 1
-                    summary.changes += len(out.changes)
+            self._one_by_one()
         else:
             summary.applied += len(applied)
             summary.changes += sum(len(e.changes) for e in applied)
-            _notify(ctx, applied)
-            deliver(ctx, outbox)
+            _notify(self.ctx, applied)
+            deliver(self.ctx, self.outbox)
         batch.clear()
         gc.collect(1)
-        if progress is not None:
-            progress(size)
+        if self.progress is not None:
+            self.progress(size)
 
-    for number, item in enumerate(events, start=1):
-        summary.total += 1
-        if isinstance(item, BaseException):
-            # Readers put the error of an unreadable item (a bad JSON line) in the stream.
-            summary.failed += 1
-            _note(summary, str(item))
-            if progress is not None:
-                progress(1)
-            continue
-        if not batch:
-            # Events without a time get the time their batch was received.
-            received = ctx.clock()
-        checked: EventIn | PlainEvent | None = plain_event(item) if type(item) is dict else None
-        if checked is None:
+    def _one_by_one(self) -> None:
+        summary = self.summary
+        for event in self.batch:
             try:
-                if not isinstance(item, Mapping):
-                    raise TypeError("not an object")
-                checked = EventIn.model_validate(dict(item))
-            except (pydantic.ValidationError, TypeError) as exc:
-                reason = (
-                    validation_error(exc, "event")
-                    if isinstance(exc, pydantic.ValidationError)
-                    else exc
+                out = record(
+                    self.ctx,
+                    EventIn(
+                        contact=event.contact_id,
+                        kind=event.kind,
+                        data=event.data,
+                        id=event.id,
+                        at=event.occurred_at,
+                    ),
                 )
+            except DuplicateEventError:
+                summary.skipped += 1
+            except (ActionError, PolicyError, NotFoundError) as exc:
                 summary.failed += 1
-                _note(summary, f"item {number}: {reason}")
-                if progress is not None:
-                    progress(1)
-                continue
-        batch.append(_pending(ctx, checked, received))
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    return IngestSummary(**asdict(summary))
+                _note(summary, str(exc))
+            else:
+                summary.applied += 1
+                summary.changes += len(out.changes)
 
 
 def record_event(
