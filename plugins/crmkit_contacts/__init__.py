@@ -15,6 +15,7 @@ import click
 
 from crmkit import hookimpl
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
 
 LEAD_STATUS = Facet(
@@ -42,20 +43,7 @@ def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="contacts",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("contacts").joinpath("lead_status.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets")
-                .joinpath("contacts")
-                .joinpath("lead_status.scenarios.yaml"),
-            ),
-            facets=("lead_status",),
-            description="Lead status, groups, segments and filters",
-        )
-    )
+    register(load_pack(files("crmkit_contacts").joinpath("pack")))
 
 
 @hookimpl

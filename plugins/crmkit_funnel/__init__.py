@@ -20,6 +20,7 @@ import click
 from crmkit import hookimpl
 from crmkit.changes import ChangeContext
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
 from crmkit.portal import DEFAULT_TOKEN_HOURS, TOKEN_HOURS, create_credentials
 from crmkit.settings import Setting
@@ -66,18 +67,7 @@ def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="funnel",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("funnel").joinpath("roles.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets").joinpath("funnel").joinpath("roles.scenarios.yaml"),
-            ),
-            facets=("role",),
-            description="Lead > Prospect > Client, portal logins, Company First mode",
-        )
-    )
+    register(load_pack(files("crmkit_funnel").joinpath("pack")))
 
 
 def _checker(activity: str) -> Callable[[str, Mapping[str, Any]], str | None]:
