@@ -17,16 +17,9 @@ from sqlalchemy import Connection, delete, func
 
 from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
-from crmkit.erasure import (
-    erased_literals,
-    forget_logins,
-    scrub_saved_searches,
-    secure_delete,
-    truncate_wal,
-)
+from crmkit.erasure import secure_delete, truncate_wal
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
 from crmkit.pipeline import TRANSITION_ROW_COLUMNS, Cause, transition_rows
-from crmkit.portal import revoke_login
 from crmkit.profile_values import (
     PhoneCheck,
     add_custom_fields,
@@ -350,8 +343,8 @@ def duplicate_contact(tenant: Tenant, contact_id: int, actor: str) -> ContactOut
 def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) -> bool:
     """Archive or restore; return whether anything changed.
 
-    Archiving revokes the contact's portal password and token; restoring gives neither
-    back (the contact must be invited again)."""
+    Archiving runs ``crmkit_on_contact_archived`` in its transaction (the funnel pack
+    revokes the portal login there); restoring gives nothing back."""
     outbox: list[Notice] = []
     with tenant.crm.db.begin() as conn:
         runtime = tenant.write_runtime(conn)
@@ -360,7 +353,9 @@ def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) ->
         edit = Edit(runtime, record, actor, tenant.crm.clock())
         edit.change("archived", record.values["archived"], archived, "archived")
         if archived and edit.transitions:
-            revoke_login(conn, scope, contact_id)
+            tenant.crm.pm.hook.crmkit_on_contact_archived(
+                tenant=tenant.name, contact_id=contact_id, connection=conn, scope=scope
+            )
         edit.write(tenant, conn, outbox)
     tenant.deliver(outbox)
     return bool(edit.transitions)
@@ -369,8 +364,9 @@ def set_archived(tenant: Tenant, contact_id: int, archived: bool, actor: str) ->
 def erase_contact(tenant: Tenant, contact_id: int) -> dict[str, int]:
     """Delete an archived contact for good, with every row that belongs to it.
 
-    Returns the number of rows removed per table (``segments``: saved searches cleaned
-    of its email and phone). Refused while the contact is the primary contact of a
+    Returns the number of rows removed per table, with what plugins report of their
+    own (``crmkit_erase_contact``; the contacts pack's ``segments``: saved searches
+    cleaned of its email and phone). Refused while the contact is the primary contact of a
     project (delete or hand over the project first). What else is wiped, and where
     (the SQLite files): see :mod:`crmkit.erasure`.
     """
@@ -388,10 +384,11 @@ def _erase_rows(tenant: Tenant, conn: Connection, contact_id: int) -> dict[str, 
     _check_erasable(conn, scope, record)
     removed: dict[str, int] = {}
     values = record.values
-    forget_logins(conn, scope, contact_id, values["email"])
-    scrubbed = scrub_saved_searches(conn, scope, erased_literals(values["email"], values["phone"]))
-    if scrubbed:
-        removed["segments"] = scrubbed
+    for wiped in tenant.crm.pm.hook.crmkit_erase_contact(
+        tenant=tenant.name, contact_id=contact_id, contact=values, connection=conn, scope=scope
+    ):
+        for table, count in (wiped or {}).items():
+            removed[table] = removed.get(table, 0) + count
     removed.update(_delete_belongings(conn, runtime.tenant_id, contact_id))
     conn.execute(scope.delete(ContactRow).where(_C.id == contact_id))
     removed["contacts"] = 1

@@ -7,6 +7,8 @@
 * Facet ``top_10`` (no, yes): rules only; refreshed at each tick (:mod:`.ranking`).
 * Engagements are events of kind ``engagement`` with ``channel`` and ``kind`` in their
   data; the Smart Score is declared in ``pack/scoring.yaml`` (:mod:`.scoring`).
+* Searches may use ``engaged(...) within N days``: a condition macro meaning
+  ``had_event(event.kind == engagement and ...)``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ def crmkit_register_actions(register: Callable[[str, ActionSpec], None]) -> None
             reads_contact=False,
         ),
     )
+
+
+@hookimpl
+def crmkit_register_condition_macros(register: Callable[[str, str], None]) -> None:
+    register("engaged", "event.kind == engagement")
 
 
 @hookimpl
