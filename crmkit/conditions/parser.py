@@ -291,13 +291,15 @@ def parse_condition(text: str, schema: Schema | None = None) -> Node:
     tree = _parse(text, "start")
     _check_size(text, tree)
     builder = _Builder(text, schema or Schema())
+    schema_macros = builder.schema.macros
     node: Node = _build(builder, tree)
     stray = sorted(_all_paths(node, outside_history=True) & set(builder.search_event_paths))
     if stray:
         raise ConditionError(
             text,
-            f"{stray[0]}: event paths are only allowed in rules, or inside engaged(...) and "
-            "had_event(...) in searches",
+            f"{stray[0]}: event paths are only allowed in rules, or inside a history "
+            f"function ({HAD_EVENT}(...){''.join(f', {m}(...)' for m in sorted(schema_macros))})"
+            " in searches",
             builder.search_event_paths[stray[0]],
         )
     return node
