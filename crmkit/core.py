@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from crmkit.clock import Clock, utc_now
+from crmkit.conditions.macros import MacroRegistry
 from crmkit.conditions.parser import Schema
 from crmkit.context import TenantContext
 from crmkit.errors import ConfigError, NotFoundError, PluginError
@@ -26,7 +27,15 @@ from crmkit.rules.engine import RuleEngine, make_rule_engine
 from crmkit.rules.tick_settings import check_tick_rules
 from crmkit.runtime import TenantRuntime
 from crmkit.settings import SettingRegistry
-from crmkit.storage.db import DEFAULT_URL, current_revision, head_revision, make_engine, upgrade
+from crmkit.storage.db import (
+    DEFAULT_URL,
+    at_heads,
+    current_heads,
+    current_revision,
+    make_engine,
+    upgrade,
+)
+from crmkit.storage.migrations import migration_location
 from crmkit.storage.models import (
     ContactFacetRow,
     ContactRow,
@@ -174,8 +183,14 @@ class CRM:
         self.declared_settings = SettingRegistry()
         # Activity (event kind, "project" or "*") to the checks that may refuse it.
         self.permits: dict[str, list[PermitCheck]] = {}
+        # The plugins' history functions (engaged(...)) and migration folders.
+        self.condition_macros = MacroRegistry()
+        self.migration_locations: list[str] = []
         self._collect_registrations()
-        self.schema = Schema(facets={f.name: f.value_names for f in self.facets})
+        self.schema = Schema(
+            facets={f.name: f.value_names for f in self.facets},
+            macros=self.condition_macros.nodes,
+        )
         self.db = make_engine(url, **engine_options)
         self.clock = clock
         self.rules_engine = (
@@ -225,6 +240,12 @@ class CRM:
         self.hooks.register_packs(add_pack)
         self.hooks.register_permits(add_permit)
         self.hooks.register_settings(self.declared_settings.register)
+        self.hooks.register_condition_macros(self.condition_macros.register)
+
+        def add_migrations(folder: Any, provider: str) -> None:
+            self.migration_locations.append(migration_location(folder, provider))
+
+        self.hooks.register_migrations(add_migrations)
         for pack in self.packs.all():
             for name in pack.facets:
                 if name not in self.facets:
@@ -236,7 +257,8 @@ class CRM:
     def _check_tick_settings(self, packs: Sequence[Pack], settings: Mapping[str, Any]) -> None:
         facets = {f: self.facets.get(f).value_names for p in packs for f in p.facets}
         rulesets = [self.compiled(p) for p in packs]
-        check_tick_rules(rulesets, settings, Schema(facets=facets, events=False))
+        schema = Schema(facets=facets, events=False, macros=self.schema.macros)
+        check_tick_rules(rulesets, settings, schema)
 
     def compiled(self, pack: Pack) -> CompiledRuleset:
         """The compiled rules of a pack version, shared by every tenant that uses it."""
@@ -250,7 +272,7 @@ class CRM:
     def migrate(self) -> None:
         """Create or upgrade the database schema (Alembic migrations), and on PostgreSQL
         the planner statistics the installed packs' searches need."""
-        upgrade(self.db)
+        upgrade(self.db, self.migration_locations)
         self._schema_checked = True
         ensure_search_statistics(self.db, (k for p in self.packs.all() for k in p.search_keys))
 
@@ -258,14 +280,15 @@ class CRM:
         if self._schema_checked:
             return
         try:
-            current = current_revision(self.db)
+            current = current_revision(self.db, self.migration_locations)
         except (OperationalError, ProgrammingError) as exc:
             raise ConfigError(f"cannot open the database {self.db.url!r}: {exc}") from None
         if current is None:
             raise ConfigError("the database has no crmkit schema yet; run `crmkit init` first")
-        if current != head_revision(self.db):
+        if not at_heads(self.db, self.migration_locations):
+            at = ", ".join(current_heads(self.db))
             raise ConfigError(
-                f"the database schema is at revision {current}; run `crmkit init` to upgrade it"
+                f"the database schema is at revision {at}; run `crmkit init` to upgrade it"
             )
         self._schema_checked = True
 
@@ -479,6 +502,7 @@ class CRM:
             facets,
             dict(row[2] or {}),
             fields,
+            macros=self.schema.macros,
         )
         self._runtimes[name] = runtime
         return runtime

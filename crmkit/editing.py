@@ -21,16 +21,9 @@ from crmkit.changes import Notice
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.contacts_service import add_contact, apply_manual, get_contact
 from crmkit.context import TenantContext
-from crmkit.erasure import (
-    erased_literals,
-    forget_logins,
-    scrub_saved_searches,
-    secure_delete,
-    truncate_wal,
-)
+from crmkit.erasure import secure_delete, truncate_wal
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
 from crmkit.pipeline import TRANSITION_ROW_COLUMNS, Cause, transition_rows
-from crmkit.portal import revoke_login
 from crmkit.profile_values import (
     PhoneCheck,
     add_custom_fields,
@@ -347,8 +340,8 @@ def duplicate_contact(ctx: TenantContext, contact_id: int, actor: str) -> Contac
 def set_archived(ctx: TenantContext, contact_id: int, archived: bool, actor: str) -> bool:
     """Archive or restore; return whether anything changed.
 
-    Archiving revokes the contact's portal password and token; restoring gives neither
-    back (the contact must be invited again)."""
+    Archiving runs ``crmkit_on_contact_archived`` in its transaction (the funnel pack
+    revokes the portal login there); restoring gives nothing back."""
     outbox: list[Notice] = []
     with ctx.db.begin() as conn:
         runtime = ctx.write_runtime(conn)
@@ -357,7 +350,9 @@ def set_archived(ctx: TenantContext, contact_id: int, archived: bool, actor: str
         edit = Edit(runtime, record, actor, ctx.clock())
         edit.change("archived", record.values["archived"], archived, "archived")
         if archived and edit.transitions:
-            revoke_login(conn, scope, contact_id)
+            ctx.hooks.on_contact_archived(
+                tenant=ctx.name, contact_id=contact_id, connection=conn, scope=scope
+            )
         edit.write(ctx, conn, outbox)
     deliver(ctx, outbox)
     return bool(edit.transitions)
@@ -374,8 +369,9 @@ def delete_contact(ctx: TenantContext, contact_id: int, actor: str) -> str:
 def erase_contact(ctx: TenantContext, contact_id: int) -> dict[str, int]:
     """Delete an archived contact for good, with every row that belongs to it.
 
-    Returns the number of rows removed per table (``segments``: saved searches cleaned
-    of its email and phone). Refused while the contact is the primary contact of a
+    Returns the number of rows removed per table, with what plugins report of their
+    own (``crmkit_erase_contact``; the contacts pack's ``segments``: saved searches
+    cleaned of its email and phone). Refused while the contact is the primary contact of a
     project (delete or hand over the project first). What else is wiped, and where
     (the SQLite files): see :mod:`crmkit.erasure`.
     """
@@ -393,10 +389,11 @@ def _erase_rows(ctx: TenantContext, conn: Connection, contact_id: int) -> dict[s
     _check_erasable(conn, scope, record)
     removed: dict[str, int] = {}
     values = record.values
-    forget_logins(conn, scope, contact_id, values["email"])
-    scrubbed = scrub_saved_searches(conn, scope, erased_literals(values["email"], values["phone"]))
-    if scrubbed:
-        removed["segments"] = scrubbed
+    removed.update(
+        ctx.hooks.erase_contact(
+            tenant=ctx.name, contact_id=contact_id, contact=values, connection=conn, scope=scope
+        )
+    )
     removed.update(_delete_belongings(conn, runtime.tenant_id, contact_id))
     conn.execute(scope.delete(ContactRow).where(_C.id == contact_id))
     removed["contacts"] = 1

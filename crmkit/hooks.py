@@ -16,14 +16,23 @@ import pluggy
 from crmkit.errors import CRMError, PluginError
 
 if TYPE_CHECKING:
+    import sys
+
     import click
+    from sqlalchemy import Connection
 
     from crmkit.changes import ChangeContext
     from crmkit.facets import Facet
     from crmkit.packs import Pack
     from crmkit.rules.actions import ActionSpec, Change
     from crmkit.settings import Setting
+    from crmkit.storage.scope import TenantScope
     from crmkit.transports import SmsOutbox
+
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 # A permit check: (tenant, read-only contact) to a reason that refuses, or None.
 PermitCheck = Callable[[str, Mapping[str, Any]], "str | None"]
@@ -35,6 +44,10 @@ HookName = Literal[
     "crmkit_register_settings",
     "crmkit_register_permits",
     "crmkit_register_commands",
+    "crmkit_register_migrations",
+    "crmkit_register_condition_macros",
+    "crmkit_on_contact_archived",
+    "crmkit_erase_contact",
     "crmkit_guard_change",
     "crmkit_on_changes",
     "crmkit_on_tick",
@@ -113,6 +126,14 @@ class Hooks:
         """``crmkit_register_permits``: ``register(activity, check, provider)``."""
         self._collect("crmkit_register_permits", register)
 
+    def register_migrations(self, register: Callable[[Traversable | str, str], None]) -> None:
+        """``crmkit_register_migrations``: ``register(folder, provider)`` per plugin branch."""
+        self._collect("crmkit_register_migrations", register)
+
+    def register_condition_macros(self, register: Callable[[str, str, str], None]) -> None:
+        """``crmkit_register_condition_macros``: ``register(name, condition, provider)``."""
+        self._collect("crmkit_register_condition_macros", register)
+
     def register_commands(self, cli: click.Group) -> None:
         """``crmkit_register_commands``: every plugin adds its commands to ``cli``."""
         self.pm.hook.crmkit_register_commands(cli=cli)
@@ -135,6 +156,36 @@ class Hooks:
 
     def on_tick(self, *, tenant: str, context: ChangeContext) -> None:
         self.pm.hook.crmkit_on_tick(tenant=tenant, context=context)
+
+    def on_contact_archived(
+        self, *, tenant: str, contact_id: int, connection: Connection, scope: TenantScope
+    ) -> None:
+        self.pm.hook.crmkit_on_contact_archived(
+            tenant=tenant, contact_id=contact_id, connection=connection, scope=scope
+        )
+
+    def erase_contact(
+        self,
+        *,
+        tenant: str,
+        contact_id: int,
+        contact: Mapping[str, Any],
+        connection: Connection,
+        scope: TenantScope,
+    ) -> dict[str, int]:
+        """``crmkit_erase_contact``: the rows every plugin removed, summed per table."""
+        removed: dict[str, int] = {}
+        answers: list[Mapping[str, int] | None] = self.pm.hook.crmkit_erase_contact(
+            tenant=tenant,
+            contact_id=contact_id,
+            contact=contact,
+            connection=connection,
+            scope=scope,
+        )
+        for answer in answers:
+            for table, count in (answer or {}).items():
+                removed[table] = removed.get(table, 0) + count
+        return removed
 
     # ------------------------------------------------------------ notifications
     def on_contact_created(self, *, tenant: str, contact: dict[str, Any]) -> None:

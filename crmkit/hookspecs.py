@@ -15,14 +15,23 @@ from typing import TYPE_CHECKING, Any
 from crmkit.markers import hookspec
 
 if TYPE_CHECKING:
+    import sys
+
     import click
+    from sqlalchemy import Connection
 
     from crmkit.changes import ChangeContext
     from crmkit.facets import Facet
     from crmkit.packs import Pack
     from crmkit.rules.actions import ActionSpec, Change
     from crmkit.settings import Setting
+    from crmkit.storage.scope import TenantScope
     from crmkit.transports import SmsOutbox
+
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 
 # ---------------------------------------------------------------- registration hooks
@@ -71,6 +80,35 @@ def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
     ``configure_tenant``, ``crmkit settings set``) is checked, and a refusal names the
     setting, the value and what is allowed. Two plugins may declare one setting only
     identically. Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
+    """Contribute the plugin's own tables' migrations: a folder of Alembic revisions.
+
+    Called once when the CRM is built. Call ``register(folder)`` with the folder (a
+    path or an ``importlib.resources`` folder, e.g. ``files("my_plugin") / "migrations"``)
+    holding the plugin's revision scripts: one Alembic branch per plugin (Alembic's
+    "multiple bases"), whose first revision has ``down_revision = None``, its own
+    ``branch_labels`` and ``depends_on`` the core revision that made the tables its
+    foreign keys point at. ``CRM.migrate()`` (``crmkit init``) upgrades the core and
+    every registered branch to their heads in one transaction; a CRM refuses to work
+    on a database whose branches are not all at head. Returns nothing; all
+    implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_condition_macros(register: Callable[[str, str], None]) -> None:
+    """Add history functions to the condition language (``engaged(...) within 14 days``).
+
+    Called once when the CRM is built. ``register(name, condition)``: a search may then
+    use ``name(...)`` and ``name(...) within N days`` as ``had_event(...)`` is used, and
+    ``condition`` (an event condition such as ``event.kind == engagement``) is added to
+    what the matching event must satisfy. Names are lower-case words; a name
+    registered twice, or ``had_event``, is an error naming the plugins. A search using
+    an unregistered function fails naming it. Returns nothing; all implementations run.
     """
 
 
@@ -135,6 +173,41 @@ def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
     rules run; ``context.now`` is the tick's time (which may be given, for replays and
     tests). Change contacts with ``context.apply`` so each change has a transition.
     All implementations run.
+    """
+
+
+@hookspec
+def crmkit_on_contact_archived(
+    tenant: str, contact_id: int, connection: Connection, scope: TenantScope
+) -> None:
+    """A contact is being archived.
+
+    Called inside the archive's transaction (``Tenant.archive_contact``, and deleting a
+    contact that is not archived yet), only when the contact was not archived before.
+    Use ``connection`` and ``scope`` (the tenant's rows) to revoke what an archived
+    contact may no longer use, e.g. the funnel pack revokes its portal password and
+    token. Restoring the contact gives nothing back. Raising aborts the archive.
+    All implementations run.
+    """
+
+
+@hookspec
+def crmkit_erase_contact(
+    tenant: str,
+    contact_id: int,
+    contact: Mapping[str, Any],
+    connection: Connection,
+    scope: TenantScope,
+) -> Mapping[str, int] | None:
+    """An archived contact is being erased for good: wipe what the plugin keeps of it.
+
+    Called inside the erase's transaction, before the contact's rows are deleted
+    (rows of any table with a foreign key to ``contacts`` are deleted by crmkit after
+    this hook). ``contact`` holds its stored values (``email``, ``phone``...). Clean
+    copies of its values kept elsewhere (see :mod:`crmkit.erasure`), e.g. the contacts
+    pack scrubs its saved searches. Return the number of rows removed or cleaned per
+    table (merged into what ``Tenant.delete_contact``'s erase reports), or None.
+    Raising aborts the erase. All implementations run.
     """
 
 

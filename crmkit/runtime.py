@@ -57,6 +57,8 @@ class TenantRuntime:
     fact_tags: tuple[tuple[str, str], ...] = ()
     # Typed profile fields: the packs' and the tenant's custom fields, by name.
     fields: Mapping[str, FieldSpec] = field(default_factory=dict)
+    # The plugins' history functions searches may use (Schema.macros).
+    macros: Mapping[str, Node] = field(default_factory=dict)
     # Parsed search expressions: a saved search or a page of results runs the same text
     # again and again; the runtime is rebuilt (and this emptied) when the config changes.
     _searches: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
@@ -76,6 +78,7 @@ class TenantRuntime:
         facets: Mapping[str, Facet],
         settings: Mapping[str, Any],
         fields: Mapping[str, FieldSpec] | None = None,
+        macros: Mapping[str, Node] | None = None,
     ) -> TenantRuntime:
         used: set[str] = set()
         tags: set[str] = set()
@@ -110,11 +113,16 @@ class TenantRuntime:
             tuple(plan),
             tuple((tag, tag_key(tag)) for tag in sorted(tags)),
             dict(fields or {}),
+            dict(macros or {}),
         )
 
     def search_schema(self) -> Schema:
         """What a contact search may refer to: contact paths and this tenant's facets."""
-        return Schema(facets={n: f.value_names for n, f in self.facets.items()}, events=False)
+        return Schema(
+            facets={n: f.value_names for n, f in self.facets.items()},
+            events=False,
+            macros=self.macros,
+        )
 
     def parse_search(self, text: str) -> Node:
         """The parsed search expression (errors as :func:`parse_condition` raises them)."""

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from crmkit_contacts.segments import Segments
+from crmkit_contacts.tables import SegmentRow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import snapshot
@@ -20,7 +21,6 @@ from crmkit.errors import ConditionError, CRMError, RulesetError, ValidationErro
 from crmkit.rules.actions import ActionRegistry
 from crmkit.rules.compiler import CompiledRuleset, compile_rules
 from crmkit.rules.python_engine import compile_matcher
-from crmkit.storage.models import SegmentRow
 
 NAME = "contact.first_name == "
 BAD = [

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmkit_contacts.segments import SavedSearches
+from crmkit_funnel.portal import Portal
+from crmkit_funnel.tables import PortalLoginFailureRow
 from support import FrozenClock
 
 from crmkit import CRM, Tenant
 from crmkit.errors import PolicyError
 from crmkit.filters import quote
-from crmkit.portal import Portal
-from crmkit.searches import SavedSearches
-from crmkit.storage.models import PortalLoginFailureRow
 
 EMAIL = "erase.me@example.com"
 PHONE = "+12015550188"

@@ -13,8 +13,12 @@ import pytest
 @pytest.mark.parametrize(
     ("package", "resource"),
     [
-        ("crmkit.rulesets", "17hats/contact_types.yaml"),
-        ("crmkit.templates", "17hats/contact_card.txt.j2"),
+        ("crmkit_17hats", "pack/pack.yaml"),
+        ("crmkit_17hats", "pack/contact_types.yaml"),
+        ("crmkit_17hats", "pack/contact_types.scenarios.yaml"),
+        ("crmkit_17hats", "pack/templates/contact_card.txt.j2"),
+        ("crmkit_leadklozer", "pack/scoring.yaml"),
+        ("crmkit.templates", "profile.html.j2"),
         ("crmkit.conditions", "grammar.lark"),
         ("crmkit.storage.migrations", "script.py.mako"),
         ("crmkit.storage.migrations.versions", "0001_initial_schema.py"),

@@ -618,7 +618,7 @@ def search(
     Example: crmkit search 'contact.status in [hot, warm] and engaged(event.data.kind ==
     call) within 30 days'
     """
-    from crmkit.searches import SavedSearches
+    from crmkit_contacts.segments import SavedSearches
 
     tenant = _obj(ctx).tenant()
     searches = SavedSearches(tenant)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
@@ -37,6 +37,8 @@ from crmkit.contact_fields import COMPUTED_ATTRIBUTES, CONTACT_ATTRIBUTES
 from crmkit.errors import ConditionError
 
 EQUALITY_OPS = frozenset({"==", "!="})
+# The history function built into the language; plugins add others (Schema.macros).
+HAD_EVENT = "had_event"
 
 # Explicit bounds, so that no condition can take the parser, the SQL compiler, the
 # databases (SQLite refuses expressions deeper than 1,000) or the compiled rule backend
@@ -58,12 +60,15 @@ class Schema:
     ``facets`` maps each known facet to its values; ``events`` says whether ``event.*``
     paths are allowed (rules: yes; contact searches: no). With ``open_facets``, a
     contact path that is not a built-in attribute is taken as a facet of a tenant not
-    known yet (its values are checked when the condition runs on one).
+    known yet (its values are checked when the condition runs on one). ``macros`` are
+    the history functions plugins add (``engaged``: see
+    :mod:`crmkit.conditions.macros`), each with the event condition it adds.
     """
 
     facets: Mapping[str, Sequence[str]] = field(default_factory=dict)
     events: bool = True
     open_facets: bool = False
+    macros: Mapping[str, Node] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -260,9 +265,13 @@ class _Builder(Transformer[Token, Any]):
                     f"inside {keyword}(...) only event.kind and event.data.* apply, "
                     f"not {outside[0]}",
                 )
-        if str(keyword) == "engaged":
-            engagement = Compare("event.kind", "==", "engagement")
-            condition = engagement if condition is None else And((engagement, condition))
+        name = str(keyword)
+        if name != HAD_EVENT:
+            added = self.schema.macros.get(name)
+            if added is None:
+                known = ", ".join(f"{n}(...)" for n in sorted({HAD_EVENT, *self.schema.macros}))
+                raise self._fail(keyword, f"unknown function {name!r}: a search may use {known}")
+            condition = added if condition is None else And((added, condition))
         return History(condition, within)
 
     def and_(self, items: list[Node]) -> Node:
@@ -282,13 +291,15 @@ def parse_condition(text: str, schema: Schema | None = None) -> Node:
     tree = _parse(text, "start")
     _check_size(text, tree)
     builder = _Builder(text, schema or Schema())
+    schema_macros = builder.schema.macros
     node: Node = _build(builder, tree)
     stray = sorted(_all_paths(node, outside_history=True) & set(builder.search_event_paths))
     if stray:
         raise ConditionError(
             text,
-            f"{stray[0]}: event paths are only allowed in rules, or inside engaged(...) and "
-            "had_event(...) in searches",
+            f"{stray[0]}: event paths are only allowed in rules, or inside a history "
+            f"function ({HAD_EVENT}(...){''.join(f', {m}(...)' for m in sorted(schema_macros))})"
+            " in searches",
             builder.search_event_paths[stray[0]],
         )
     return node
@@ -388,7 +399,7 @@ def check_tree(node: Node, schema: Schema) -> Node:
 class _TreeChecker:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
-        self.events = Schema(facets=schema.facets, events=True)
+        self.events = replace(schema, events=True)
         self.tests = 0
 
     def node(self, node: Node, depth: int, inside_history: bool = False) -> Node:

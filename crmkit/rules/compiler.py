@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pydantic
@@ -139,7 +139,7 @@ def compile_rules(
     digest = hashlib.sha256()
     rules: list[CompiledRule] = []
     tick_rules: list[CompiledRule] = []
-    search_schema = Schema(facets=schema.facets, events=False)
+    search_schema = replace(schema, events=False)
     for source, text in files:
         digest.update(source.encode() + b"\0" + text.encode() + b"\0")
         definition, document = load_ruleset_text(text, source)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
+import alembic
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError, to_tuple
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from crmkit.errors import BusyError, ConfigError, ValidationError
 from crmkit.files_private import create_private_database
+from crmkit.storage import migrations
 from crmkit.storage.models import Base
 from crmkit.storage.types import INT64_MAX
 
 DEFAULT_URL = "sqlite:///crmkit.db"
+_ALEMBIC = tuple(int(part) for part in alembic.__version__.split(".")[:2])
 
 
 def normalize_url(url: str) -> str:
@@ -136,27 +141,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine, locations: Sequence[str] = ()) -> Config:
+    """Alembic's configuration: crmkit's own revisions, and with ``locations`` the
+    folders of the plugins' branches (``crmkit_register_migrations``)."""
     config = Config()
     config.set_main_option("script_location", "crmkit.storage:migrations")
+    if locations:
+        core = os.path.join(os.path.dirname(migrations.__file__), "versions")
+        # Alembic 1.16 renamed the option; older releases read only the old name.
+        separator = "path_separator" if _ALEMBIC >= (1, 16) else "version_path_separator"
+        config.set_main_option(separator, "os")
+        # ConfigParser reads % as interpolation: a path holding one is written doubled.
+        joined = os.pathsep.join([core, *locations]).replace("%", "%%")
+        config.set_main_option("version_locations", joined)
     config.attributes["engine"] = engine
     return config
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, locations: Sequence[str] = ()) -> None:
     """Create or upgrade the schema to the newest migration: all pending migrations in
     one transaction (see migrations/env.py), so a failure or a crash changes nothing.
 
     A failure is a :class:`ConfigError` of one line; when the tables do not match the
     revision the database records (as an upgrade by an older, non-atomic crmkit could
-    leave them when interrupted), it names what does not match.
+    leave them when interrupted), it names what does not match. ``locations`` are the
+    plugins' migration folders: their branches are upgraded to their heads too, in the
+    same transaction.
     """
     try:
-        start = current_revision(engine)
+        start = current_revision(engine, locations)
     except DBAPIError as exc:
         raise ConfigError(f"cannot open the database {engine.url!r}: {_first_line(exc)}") from None
     try:
-        command.upgrade(_alembic_config(engine), "head")
+        command.upgrade(_alembic_config(engine, locations), "heads")
     except DBAPIError as exc:
         raise ConfigError(_upgrade_failure(engine, start, exc)) from None
 
@@ -224,19 +241,71 @@ def _difference(having: dict[str, set[str]], other: dict[str, set[str]]) -> list
     return [f"table {name}" for name in tables] + [f"column {name}" for name in columns]
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_heads(engine: Engine) -> tuple[str, ...]:
+    """Every revision the database records: the core's and each plugin branch's."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> tuple[str, ...]:
+    """The newest revision of the core and of each plugin branch in ``locations``."""
+    return tuple(
+        sorted(ScriptDirectory.from_config(_alembic_config(engine, locations)).get_heads())
+    )
+
+
+def _reached(engine: Engine, locations: Sequence[str]) -> set[str]:
+    """Every revision the database has passed: those its version table records and
+    their ancestors, dependencies included (Alembic records a revision that a plugin
+    branch depends on only through that branch's revision)."""
+    script = ScriptDirectory.from_config(_alembic_config(engine, locations))
+    seen: set[str] = set()
+    pending = list(current_heads(engine))
+    while pending:
+        revision = pending.pop()
+        if revision in seen:
+            continue
+        seen.add(revision)
+        try:
+            found = script.get_revision(revision)
+        except CommandError:
+            raise ConfigError(
+                f"the database records revision {revision!r}, which neither crmkit nor an "
+                "installed plugin knows: install the plugin whose tables it holds"
+            ) from None
+        if found is not None:
+            pending += [*to_tuple(found.down_revision, ()), *to_tuple(found.dependencies, ())]
+    return seen
+
+
+def current_revision(engine: Engine, locations: Sequence[str] = ()) -> str | None:
+    """The core schema's revision. ``locations`` are the plugin branches' folders, needed
+    once the database records revisions of theirs (a :class:`ConfigError` names a
+    revision nobody knows)."""
+    core = ScriptDirectory.from_config(_alembic_config(engine)).walk_revisions()
+    reached = _reached(engine, locations)
+    return next((s.revision for s in core if s.revision in reached), None)
+
+
+def at_heads(engine: Engine, locations: Sequence[str] = ()) -> bool:
+    """Whether the core and every plugin branch in ``locations`` are at their newest
+    revision: nothing is left for ``upgrade`` to do."""
+    heads = ScriptDirectory.from_config(_alembic_config(engine, locations)).get_heads()
+    return set(heads) <= _reached(engine, locations)
 
 
 def head_revision(engine: Engine) -> str | None:
+    """The newest revision of the core schema."""
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
 
 
 __all__ = [
     "DEFAULT_URL",
+    "at_heads",
+    "current_heads",
     "current_revision",
     "head_revision",
+    "head_revisions",
     "lock_timeout",
     "make_engine",
     "normalize_url",

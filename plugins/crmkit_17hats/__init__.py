@@ -3,7 +3,8 @@
 A contact's type is chosen when it is added by hand and can be changed at any time.
 Contacts that come in through a lead capture form become hot leads, and a hot lead that
 is sent an invoice, accepts a quote or signs a contract becomes a client; both moves are
-rules in ``rulesets/17hats/contact_types.yaml``, not code.
+rules in ``pack/contact_types.yaml``, not code (the pack is described by
+``pack/pack.yaml``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 
 from crmkit import hookimpl
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
 from crmkit.settings import Setting
 
@@ -49,22 +51,7 @@ def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    rulesets = files("crmkit.rulesets").joinpath("17hats")
-    register(
-        Pack(
-            name="17hats",
-            version="1.0.0",
-            rulesets=(rulesets.joinpath("contact_types.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets")
-                .joinpath("17hats")
-                .joinpath("contact_types.scenarios.yaml"),
-            ),
-            facets=("contact_type",),
-            templates=files("crmkit.templates").joinpath("17hats"),
-            description="17hats contact types: Hot Lead, Client, Cold Prospect, Other",
-        )
-    )
+    register(load_pack(files("crmkit_17hats").joinpath("pack")))
 
 
 @hookimpl

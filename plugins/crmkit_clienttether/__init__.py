@@ -3,33 +3,24 @@ that schedule a new web lead's first texts, email and calls.
 
 The profile itself (custom fields, tags, phone check and OK to SMS, duplicate, archive,
 upcoming actions, texts and emails) is crmkit's core; this pack declares ClientTether's
-fields (:mod:`crmkit_clienttether.fields`) and ships ``rulesets/clienttether`` and
-``templates/clienttether``.
+fields (:mod:`crmkit_clienttether.fields`) and ships the rules and templates in
+``pack/`` (described by ``pack/pack.yaml``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from importlib.resources import files
 
 from crmkit import hookimpl
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
 from crmkit_clienttether.fields import FIELDS
 
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="clienttether",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("clienttether").joinpath("plan.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets").joinpath("clienttether").joinpath("plan.scenarios.yaml"),
-            ),
-            templates=files("crmkit.templates").joinpath("clienttether"),
-            fields=FIELDS,
-            search_keys=("channel", "direction"),
-            description="ClientTether contact profiles: fields, texts, emails, action plan",
-        )
-    )
+    # The fields are Python (grouped by profile section in fields.py), the rest is the
+    # manifest.
+    register(replace(load_pack(files("crmkit_clienttether").joinpath("pack")), fields=FIELDS))

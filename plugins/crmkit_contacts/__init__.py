@@ -3,19 +3,34 @@
 * Facet ``lead_status``: new, contacted, qualified, converted, unqualified. ``converted``
   is set only by converting a lead (event ``lead_converted``), so the other packs a
   tenant uses react to the same conversion through their own rules.
-* Groups (:mod:`crmkit_contacts.groups`) and segments (:mod:`crmkit_contacts.segments`).
+* Groups (:mod:`crmkit_contacts.groups`) and segments (:mod:`crmkit_contacts.segments`,
+  saved searches). The ``segments`` table is the pack's own (:mod:`.tables`), migrated
+  by its Alembic branch in ``migrations/``; erasing a contact scrubs its email and
+  phone from segments (:mod:`.erasure`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from importlib.resources import files
+from typing import Any
 
 import click
+from sqlalchemy import Connection
 
 from crmkit import hookimpl
+from crmkit.erasure import erased_literals
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
+from crmkit.storage.scope import TenantScope
+from crmkit_contacts.erasure import scrub_saved_searches
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
 
 LEAD_STATUS = Facet(
     name="lead_status",
@@ -42,20 +57,21 @@ def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="contacts",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("contacts").joinpath("lead_status.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets")
-                .joinpath("contacts")
-                .joinpath("lead_status.scenarios.yaml"),
-            ),
-            facets=("lead_status",),
-            description="Lead status, groups, segments and filters",
-        )
-    )
+    register(load_pack(files("crmkit_contacts").joinpath("pack")))
+
+
+@hookimpl
+def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
+    register(files("crmkit_contacts").joinpath("migrations"))
+
+
+@hookimpl
+def crmkit_erase_contact(
+    contact: Mapping[str, Any], connection: Connection, scope: TenantScope
+) -> dict[str, int] | None:
+    literals = erased_literals(contact["email"], contact["phone"])
+    scrubbed = scrub_saved_searches(connection, scope, literals)
+    return {"segments": scrubbed} if scrubbed else None
 
 
 @hookimpl

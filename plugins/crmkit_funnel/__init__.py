@@ -7,23 +7,41 @@
 * What a role may receive: see :data:`PERMISSIONS` (checks registered through
   ``crmkit_register_permits``).
 * Company First mode (tenant setting ``company_first``): see :mod:`crmkit_funnel.company`.
+* Portal logins (:mod:`crmkit_funnel.portal`) live in the pack's own tables
+  (:mod:`.tables`), migrated by its Alembic branch in ``migrations/``. Archiving a
+  contact revokes its password and token; erasing it drops its failed-login counts.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
 
 import click
+from sqlalchemy import Connection
 
 from crmkit import hookimpl
 from crmkit.changes import ChangeContext
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
-from crmkit.portal import DEFAULT_TOKEN_HOURS, TOKEN_HOURS, create_credentials
 from crmkit.settings import Setting
+from crmkit.storage.scope import TenantScope
 from crmkit_funnel.company import follow_the_account
+from crmkit_funnel.portal import (
+    DEFAULT_TOKEN_HOURS,
+    TOKEN_HOURS,
+    create_credentials,
+    forget_logins,
+    revoke_login,
+)
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
 
 ROLE = Facet(
     name="role",
@@ -66,18 +84,7 @@ def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
 
 @hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="funnel",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("funnel").joinpath("roles.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets").joinpath("funnel").joinpath("roles.scenarios.yaml"),
-            ),
-            facets=("role",),
-            description="Lead > Prospect > Client, portal logins, Company First mode",
-        )
-    )
+    register(load_pack(files("crmkit_funnel").joinpath("pack")))
 
 
 def _checker(activity: str) -> Callable[[str, Mapping[str, Any]], str | None]:
@@ -125,6 +132,23 @@ def crmkit_on_changes(
                     "portal_invitation",
                     {"username": username, "token": token, "expires_at": expires.isoformat()},
                 )
+
+
+@hookimpl
+def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
+    register(files("crmkit_funnel").joinpath("migrations"))
+
+
+@hookimpl
+def crmkit_on_contact_archived(contact_id: int, connection: Connection, scope: TenantScope) -> None:
+    revoke_login(connection, scope, contact_id)
+
+
+@hookimpl
+def crmkit_erase_contact(
+    contact_id: int, contact: Mapping[str, Any], connection: Connection, scope: TenantScope
+) -> None:
+    forget_logins(connection, scope, contact_id, contact["email"])
 
 
 @hookimpl

@@ -10,8 +10,8 @@ import click
 
 from crmkit.cli.context import JSON_OPTION, current_tenant
 from crmkit.cli.output import console, print_json
-from crmkit.portal import Portal
 from crmkit_funnel.company import convert_account
+from crmkit_funnel.portal import Portal
 
 
 @click.group()

@@ -2,11 +2,13 @@
 
 * Facet ``status``: new (blue), neutral (green, the default), warm (orange), hot (red),
   cold (grey). A first engagement makes a contact ``new`` and its second makes it
-  ``neutral`` (rules in ``rulesets/leadklozer/status.yaml``); ``new`` is only set by
+  ``neutral`` (rules in ``pack/status.yaml``); ``new`` is only set by
   rules, the others can be set by hand.
 * Facet ``top_10`` (no, yes): rules only; refreshed at each tick (:mod:`.ranking`).
 * Engagements are events of kind ``engagement`` with ``channel`` and ``kind`` in their
-  data; the Smart Score is declared in ``scoring.yaml`` (:mod:`.scoring`).
+  data; the Smart Score is declared in ``pack/scoring.yaml`` (:mod:`.scoring`).
+* Searches may use ``engaged(...) within N days``: a condition macro meaning
+  ``had_event(event.kind == engagement and ...)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from crmkit import hookimpl
 from crmkit.changes import ChangeContext
 from crmkit.conditions.parser import Schema
 from crmkit.facets import Facet, FacetValue
+from crmkit.manifests import load_pack
 from crmkit.packs import Pack
 from crmkit.rules.actions import ActionSpec, AddScore, Change, RuleContext
 
@@ -83,21 +86,13 @@ def crmkit_register_actions(register: Callable[[str, ActionSpec], None]) -> None
 
 
 @hookimpl
+def crmkit_register_condition_macros(register: Callable[[str, str], None]) -> None:
+    register("engaged", "event.kind == engagement")
+
+
+@hookimpl
 def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
-    register(
-        Pack(
-            name="leadklozer",
-            version="1.0.0",
-            rulesets=(files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.yaml"),),
-            scenarios=(
-                files("crmkit.rulesets").joinpath("leadklozer").joinpath("status.scenarios.yaml"),
-            ),
-            facets=("status", "top_10"),
-            description="LeadKlozer statuses, Smart Score and Top 10%",
-            # Smart Searches filter engagements by channel and kind.
-            search_keys=("channel", "kind"),
-        )
-    )
+    register(load_pack(files("crmkit_leadklozer").joinpath("pack")))
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""The Smart Score, declared in ``rulesets/leadklozer/scoring.yaml``.
+"""The Smart Score, declared in ``pack/scoring.yaml``.
 
 A contact's score at a moment T is the sum, over its recorded engagements, of each
 engagement's points times its aging weight at T (full until it expires, or halved every
@@ -89,7 +89,7 @@ class Scoring(BaseModel):
 
 @lru_cache(maxsize=1)
 def scoring() -> Scoring:
-    resource = files("crmkit.rulesets").joinpath("leadklozer").joinpath("scoring.yaml")
+    resource = files("crmkit_leadklozer").joinpath("pack").joinpath("scoring.yaml")
     try:
         return Scoring.model_validate(yaml.safe_load(resource.read_text("utf-8")))
     except (yaml.YAMLError, ValueError) as exc:

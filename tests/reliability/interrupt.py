@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,9 +39,9 @@ def child(kill_at: int, args: list[str], report: int) -> None:
 
     real_upgrade = crmkit.core.upgrade
 
-    def upgrade(engine: sa.Engine) -> None:
+    def upgrade(engine: sa.Engine, locations: Sequence[str] = ()) -> None:
         nonlocal migrated
-        real_upgrade(engine)
+        real_upgrade(engine, locations)
         migrated = count
 
     sa.event.listen(sa.Engine, "after_cursor_execute", after_statement)

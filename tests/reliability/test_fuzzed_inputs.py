@@ -326,7 +326,7 @@ def test_import_rows(shop: tuple[CRM, Tenant], rows: list[list[str]], tmp_path: 
 @DB_EXAMPLES
 @given(expression=conditions)
 def test_search_expressions(shop: tuple[CRM, Tenant], expression: str) -> None:
-    from crmkit.searches import SavedSearches
+    from crmkit_contacts.segments import SavedSearches
 
     crm, tenant = shop
     before = snapshot(crm)

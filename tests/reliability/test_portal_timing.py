@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import pytest
+from crmkit_funnel.portal import FAILURE_WINDOW, Portal
 from support import FrozenClock
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import PolicyError
-from crmkit.portal import FAILURE_WINDOW, Portal
 
 TRIES = 9
 

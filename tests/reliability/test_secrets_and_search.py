@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from crmkit_funnel.portal import PASSWORD_COST, hash_secret, verify_secret
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit import Tenant
 from crmkit.errors import ValidationError
 from crmkit.filters import quote
-from crmkit.portal import PASSWORD_COST, hash_secret, verify_secret
 from crmkit.storage.models import ContactRow
 
 INJECTIONS = [

@@ -7,13 +7,12 @@ import csv
 import io
 import itertools
 
-from crmkit_contacts.segments import Segments
+from crmkit_contacts.segments import SavedSearches, Segments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit import CRM, Tenant
 from crmkit.replay import replay
-from crmkit.searches import SavedSearches
 
 KINDS = ["lead_form_submitted", "engagement", "email_sent", "quote_accepted", "lead_converted"]
 names = st.text("abcxyz", min_size=1, max_size=4)

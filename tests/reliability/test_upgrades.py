@@ -3,7 +3,11 @@ current schema with ``crmkit init`` (``CRM.migrate``) and every row survives and
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +15,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from crmkit import CRM
-from crmkit.storage.db import _alembic_config, make_engine
+from crmkit.storage.db import _alembic_config, at_heads, current_heads, make_engine
+from crmkit.testing.databases import POSTGRES_ENV, postgres_schema
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -187,3 +192,49 @@ def assert_old_data_works(crm: CRM) -> None:
     # 8 points for the reply; the second engagement makes a new contact neutral (-5).
     after = tenant.get_contact(1)
     assert (after.score, after.facets["status"]) == (13.0, "neutral")
+
+
+def schema_and_heads(crm: CRM) -> tuple[dict[str, object], tuple[str, ...]]:
+    """Every table with its columns, keys, indexes and constraints; the version table."""
+    found = sa.inspect(crm.db)
+    schema = {
+        name: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(name)],
+            found.get_pk_constraint(name),
+            sorted(map(repr, found.get_foreign_keys(name))),
+            sorted(map(repr, found.get_indexes(name))),
+            sorted(map(repr, found.get_unique_constraints(name))),
+        )
+        for name in sorted(found.get_table_names())
+    }
+    return schema, current_heads(crm.db)
+
+
+@contextmanager
+def fresh_database(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """Another empty database of the same kind as ``db_url``."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with postgres_schema(os.environ[POSTGRES_ENV]) as url:
+        yield url
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_an_upgraded_database_has_the_schema_and_branches_of_a_fresh_one(
+    db_url: str, tmp_path: Path, release: str
+) -> None:
+    """The packs' own branches (the funnel's portal tables, the contacts' segments)
+    adopt the tables earlier releases' core migrations made: same tables, same heads."""
+    make_release_database(db_url, release)
+    upgraded = CRM(db_url)
+    upgraded.migrate()
+    with fresh_database(db_url, tmp_path) as url:
+        fresh = CRM(url)
+        fresh.migrate()
+        expected = schema_and_heads(fresh)
+        fresh.close()
+    assert {"funnel_0001", "contacts_0001"} <= set(expected[1])
+    assert schema_and_heads(upgraded) == expected
+    assert at_heads(upgraded.db, upgraded.migration_locations)
+    upgraded.close()

@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from click.testing import CliRunner
+from crmkit_funnel.portal import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Portal
+from crmkit_funnel.tables import PortalCredentialRow, PortalLoginFailureRow
 from support import FrozenClock, invoker
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import PolicyError, ValidationError
-from crmkit.portal import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Portal
 from crmkit.storage.db import _alembic_config
-from crmkit.storage.models import PortalCredentialRow, PortalLoginFailureRow
 
 PASSWORD = "correct horse"
 
@@ -209,7 +209,7 @@ def test_logins_from_before_the_upgrade_keep_working_without_case(
         Portal(shop).set_password(
             Portal(shop).status(contact)["username"], inbox.tokens[contact], PASSWORD
         )
-    config = _alembic_config(shop.crm.db)
+    config = _alembic_config(shop.crm.db, shop.crm.migration_locations)
     command.downgrade(config, "0007")
     with shop.crm.db.begin() as conn:
         for contact, username in ((older, "Ada.Lovelace"), (younger, "ADA.LOVELACE")):
@@ -217,7 +217,7 @@ def test_logins_from_before_the_upgrade_keep_working_without_case(
                 sa.text("UPDATE portal_credentials SET username = :u WHERE contact_id = :c"),
                 {"u": username, "c": contact},
             )
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     shop.crm._schema_checked = False
     portal = Portal(shop)
     assert portal.authenticate("ada.lovelace", PASSWORD) == older

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from crmkit_funnel.company import convert_account
+from crmkit_funnel.portal import Portal
+from crmkit_funnel.tables import PortalCredentialRow
 from support import FrozenClock, PackPlugin, snapshot
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import ConfigError, PolicyError, ValidationError
-from crmkit.portal import Portal
-from crmkit.storage.models import EventRow, PortalCredentialRow
+from crmkit.storage.models import EventRow
 
 
 class Inbox:

@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from crmkit_contacts.segments import SavedSearches
 from crmkit_leadklozer.ranking import recompute_scores
 from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import ConditionError, PolicyError
-from crmkit.searches import SavedSearches
 from crmkit.storage.scope import TenantScope
 
 

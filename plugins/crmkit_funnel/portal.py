@@ -26,8 +26,9 @@ from sqlalchemy import Connection, and_, or_
 
 from crmkit.errors import NotFoundError, PolicyError, ValidationError
 from crmkit.settings import Setting
-from crmkit.storage.models import ContactRow, PortalCredentialRow, PortalLoginFailureRow
+from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
+from crmkit_funnel.tables import PortalCredentialRow, PortalLoginFailureRow
 
 if TYPE_CHECKING:
     from crmkit.tenant import Tenant
@@ -399,3 +400,11 @@ def forget_username(conn: Connection, scope: TenantScope, username: str) -> None
     conn.execute(
         scope.delete(PortalLoginFailureRow).where(_PF.username_key == username_key(username))
     )
+
+
+def forget_logins(conn: Connection, scope: TenantScope, contact_id: int, email: str | None) -> None:
+    """Drop failed-login counts under the contact's username and email (erasing it)."""
+    username = conn.scalar(scope.select(_PC.username).where(_PC.contact_id == contact_id))
+    for name in (username, email):
+        if name:
+            forget_username(conn, scope, name)
