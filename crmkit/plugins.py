@@ -24,7 +24,11 @@ from crmkit.errors import PluginError
 ENTRY_POINT_GROUP = "crmkit"
 
 # crmkit's own behaviour, registered exactly like third-party plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ("crmkit.default_actions", "crmkit.core_settings")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "crmkit.default_actions",
+    "crmkit.core_settings",
+    "crmkit.cli.default_commands",
+)
 
 _SPEC_NAMES = frozenset(name for name in dir(hookspecs) if name.startswith("crmkit_"))
 
