@@ -12,13 +12,13 @@ import pluggy
 from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from crmkit import plugins as plugin_loading
 from crmkit.clock import Clock, utc_now
 from crmkit.conditions.parser import Schema
 from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
 from crmkit.field_types import FieldSpec
 from crmkit.packs import Pack, PackRegistry, parse_spec
-from crmkit.plugins import build_plugin_manager
 from crmkit.rules.actions import ActionRegistry, ActionSpec
 from crmkit.rules.compiler import CompiledRuleset, compile_pack
 from crmkit.rules.engine import RuleEngine, make_rule_engine
@@ -91,6 +91,20 @@ def record_pack_changes(
             }
             for i, (name, old, new) in enumerate(changed, start=1)
         ],
+    )
+
+
+def build_plugin_manager(
+    extra_plugins: Iterable[object] = (),
+    *,
+    load_entry_points: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> pluggy.PluginManager:
+    """The plugin manager a CRM is built with (see
+    :func:`crmkit.plugins.build_plugin_manager`); the command line builds its one with
+    this too, then hands it to the CRM."""
+    return plugin_loading.build_plugin_manager(
+        extra_plugins, load_entry_points=load_entry_points, env=env
     )
 
 

@@ -15,10 +15,9 @@ from typing import Any, NoReturn
 import click
 import pluggy
 
-from crmkit import plugins
+from crmkit import core
 from crmkit.cli.output import errors, printable
 from crmkit.clock import as_utc
-from crmkit.core import CRM
 from crmkit.errors import CRMError
 from crmkit.tenant import Tenant
 
@@ -41,12 +40,12 @@ class Context:
         self.tenant_name = tenant
         self.db_given = db_given
         self.plugin_manager = plugin_manager
-        self._crm: CRM | None = None
+        self._crm: core.CRM | None = None
 
     @property
-    def crm(self) -> CRM:
+    def crm(self) -> core.CRM:
         if self._crm is None:
-            self._crm = CRM(self.db, plugin_manager=self.plugin_manager)
+            self._crm = core.CRM(self.db, plugin_manager=self.plugin_manager)
         return self._crm
 
     def tenant(self) -> Tenant:
@@ -114,7 +113,7 @@ def current_context() -> Context:
     return found
 
 
-def current_crm() -> CRM:
+def current_crm() -> core.CRM:
     """The CRM of the running command (``--db``)."""
     return current_context().crm
 
@@ -125,18 +124,25 @@ def current_tenant() -> Tenant:
 
 
 class CrmGroup(click.Group):
-    """The root group: on first use it builds the plugin manager and lets every plugin
+    """The root group: once per run it builds the plugin manager and lets every plugin
     (crmkit's own command groups are a default plugin) add its commands; it turns
     crmkit's own errors into a one-line message and exit status 1."""
 
     _plugin_manager: pluggy.PluginManager | None = None
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Each run loads the plugins installed and allowed then, as a new process
+        # would (click's test runner calls main once per run, in one process).
+        self._plugin_manager = None
+        return super().main(*args, **kwargs)
+
     def plugin_manager(self) -> pluggy.PluginManager:
-        """The plugin manager this group's commands came from, built on first call."""
+        """The plugin manager of this run, the one its commands and its CRM come from;
+        built on the first call of the run."""
         if self._plugin_manager is None:
             try:
-                # Looked up on the module at call time, so tests can swap it.
-                self._plugin_manager = plugins.build_plugin_manager()
+                # As the CRM builds its own, through the module at call time.
+                self._plugin_manager = core.build_plugin_manager(())
                 self._plugin_manager.hook.crmkit_register_commands(cli=self)
             except CRMError as exc:
                 fail(str(exc))
