@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import pluggy
 from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -161,7 +162,10 @@ class CRM:
     ``plugins`` are registered besides the installed (entry-point) plugins;
     ``clock`` decides what "now" is; ``engine`` picks the rules backend: ``"durable"``,
     ``"compiled"`` or an engine object (default: the ``CRMKIT_ENGINE`` setting, else
-    durable_rules where it imports, else the compiled backend).
+    durable_rules where it imports, else the compiled backend). ``plugin_manager`` is
+    one already built with :func:`crmkit.plugins.build_plugin_manager` (the command line
+    passes its own, so plugins load once); ``plugins``, ``load_entry_points`` and
+    ``env`` then do not apply to plugin loading.
     """
 
     def __init__(
@@ -173,9 +177,14 @@ class CRM:
         clock: Clock = utc_now,
         engine: RuleEngine | str | None = None,
         env: Mapping[str, str] | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
         **engine_options: Any,
     ) -> None:
-        self.pm = build_plugin_manager(plugins, load_entry_points=load_entry_points, env=env)
+        self.pm = (
+            plugin_manager
+            if plugin_manager is not None
+            else build_plugin_manager(plugins, load_entry_points=load_entry_points, env=env)
+        )
         self.hooks = Hooks(self.pm, frozenset(DEFAULT_PLUGINS))
         self.facets = FacetRegistry()
         self.actions = ActionRegistry()

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmkit.core_settings",
     "crmkit.default_transports",
     "crmkit.default_phones",
+    "crmkit.cli.default_commands",
 )
 
 _SPEC_NAMES = frozenset(name for name in dir(hookspecs) if name.startswith("crmkit_"))

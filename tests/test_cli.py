@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from support import invoker
 
+from crmkit import hookimpl
 from crmkit.cli.main import cli
 
 
@@ -410,3 +412,48 @@ def test_search_tick_and_leadklozer_commands(db_url: str, monkeypatch: pytest.Mo
     score = json.loads(run("leadklozer", "score", "2", "--json"))
     assert score["stored"] == 20
     assert "--now 'soon' is not an ISO time" in run("tick", "--now", "soon", code=1)
+
+
+def test_the_built_root_group_holds_crmkits_and_every_packs_commands() -> None:
+    from crmkit.cli.main import build_cli
+
+    names = set(build_cli().commands)
+    assert {"init", "contact", "rules", "import", "demo", "settings"} <= names  # crmkit's
+    assert {"17hats", "portal", "funnel", "group", "segment", "leadklozer"} <= names  # packs'
+
+
+def test_a_run_loads_the_plugins_once_and_its_crm_uses_them(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One plugin manager per run: the commands come from it and the CRM is built on it."""
+    from crmkit import plugins
+    from crmkit.cli.context import current_crm
+
+    built: list[object] = []
+    original = plugins.build_plugin_manager
+
+    def counting(*args: object, **kwargs: object) -> object:
+        pm = original(*args, **kwargs)  # type: ignore[arg-type]
+        built.append(pm)
+        return pm
+
+    seen: list[object] = []
+
+    @click.command("which-plugins")
+    def which_plugins() -> None:
+        seen.append(current_crm().pm)
+
+    class Probe:
+        @hookimpl
+        def crmkit_register_commands(self, cli: click.Group) -> None:
+            cli.add_command(which_plugins)
+
+    def with_probe(*args: object, **kwargs: object) -> object:
+        pm = counting(*args, **kwargs)
+        pm.register(Probe())  # type: ignore[attr-defined]
+        return pm
+
+    monkeypatch.setattr(plugins, "build_plugin_manager", with_probe)
+    result = CliRunner().invoke(cli, ["--db", db_url, "which-plugins"])
+    assert result.exit_code == 0, result.output
+    assert len(built) == 1 and seen == built

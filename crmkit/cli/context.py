@@ -1,40 +1,51 @@
-"""What every command shares: the database and tenant options, errors, plugin commands.
+"""What every command shares: the database and tenant options, errors, the plugin
+manager and the root group that plugins add their commands to.
 
-Plugin commands (``crmkit_register_commands``) reach the database with
-:func:`current_tenant` and :func:`current_crm`.
+Commands (crmkit's own and plugins', through ``crmkit_register_commands``) reach the
+database with :func:`current_tenant` and :func:`current_crm`.
 """
 
 from __future__ import annotations
 
+import getpass
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
+import pluggy
 
+from crmkit import core, plugins
 from crmkit.cli.output import errors, printable
 from crmkit.clock import as_utc
-
-if TYPE_CHECKING:
-    from crmkit.core import CRM
-    from crmkit.tenant import Tenant
+from crmkit.errors import CRMError
+from crmkit.tenant import Tenant
 
 
 class Context:
-    """The global options, and the CRM built from them on first use."""
+    """The global options, and the CRM built from them on first use.
 
-    def __init__(self, db: str, tenant: str, db_given: bool) -> None:
+    ``plugin_manager`` is the one the command line loaded its commands from; the CRM is
+    built with it, so plugins load once per run (without one, the CRM builds its own).
+    """
+
+    def __init__(
+        self,
+        db: str,
+        tenant: str,
+        db_given: bool,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
         self.db = db
         self.tenant_name = tenant
         self.db_given = db_given
-        self._crm: CRM | None = None
+        self.plugin_manager = plugin_manager
+        self._crm: core.CRM | None = None
 
     @property
-    def crm(self) -> CRM:
+    def crm(self) -> core.CRM:
         if self._crm is None:
-            from crmkit.core import CRM
-
-            self._crm = CRM(self.db)
+            self._crm = core.CRM(self.db, plugin_manager=self.plugin_manager)
         return self._crm
 
     def tenant(self) -> Tenant:
@@ -69,10 +80,19 @@ def pairs(items: tuple[str, ...], option: str, *, allow_empty: bool = False) -> 
     return found
 
 
+def parse_time(value: str | None, option: str = "--at") -> datetime | None:
+    """An ISO time given to ``option`` (None stays None); exits with a one-line error
+    naming the option when it is not one."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option} {value!r} is not an ISO time (e.g. 2026-05-01T09:30:00+00:00)")
+
+
 def default_actor() -> str:
     """Who a command acts as, for the audit trail: the login name, else ``cli``."""
-    import getpass
-
     try:
         return f"cli ({getpass.getuser()})"
     except (KeyError, OSError):
@@ -93,7 +113,7 @@ def current_context() -> Context:
     return found
 
 
-def current_crm() -> CRM:
+def current_crm() -> core.CRM:
     """The CRM of the running command (``--db``)."""
     return current_context().crm
 
@@ -103,34 +123,37 @@ def current_tenant() -> Tenant:
     return current_context().tenant()
 
 
-def register_plugin_commands(cli: click.Group) -> None:
-    """Let plugins add their commands (once per group)."""
-    if getattr(cli, "_crmkit_plugins_loaded", False):
-        return
-    cli._crmkit_plugins_loaded = True  # type: ignore[attr-defined]
-    from crmkit.plugins import build_plugin_manager
-
-    build_plugin_manager().hook.crmkit_register_commands(cli=cli)
-
-
 class CrmGroup(click.Group):
-    """The top-level group: loads plugin commands on first use and turns crmkit's own
-    errors into a one-line message and exit status 1."""
+    """The root group: once per run it builds the plugin manager and lets every plugin
+    (crmkit's own command groups are a default plugin) add its commands; it turns
+    crmkit's own errors into a one-line message and exit status 1."""
 
-    def _load(self) -> None:
-        from crmkit.errors import CRMError
+    _plugin_manager: pluggy.PluginManager | None = None
 
-        try:
-            register_plugin_commands(self)
-        except CRMError as exc:
-            fail(str(exc))
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Each run loads the plugins installed and allowed then, as a new process
+        # would (click's test runner calls main once per run, in one process).
+        self._plugin_manager = None
+        return super().main(*args, **kwargs)
+
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The plugin manager of this run, the one its commands and its CRM come from;
+        built on the first call of the run."""
+        if self._plugin_manager is None:
+            try:
+                # Looked up at call time, so tests can wrap the builder.
+                self._plugin_manager = plugins.build_plugin_manager(())
+                self._plugin_manager.hook.crmkit_register_commands(cli=self)
+            except CRMError as exc:
+                fail(str(exc))
+        return self._plugin_manager
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load()
+        self.plugin_manager()
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._load()
+        self.plugin_manager()
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -140,8 +163,6 @@ class CrmGroup(click.Group):
             raise _printable(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        from crmkit.errors import CRMError
-
         try:
             return super().invoke(ctx)
         except CRMError as exc:

@@ -13,93 +13,84 @@ from crmkit.cli.output import console, line, print_json
 from crmkit.errors import CRMError
 
 
-def register(cli: click.Group) -> None:
-    """Attach the ``packs`` group to the ``crmkit`` group."""
-
-    @cli.group(invoke_without_command=True)
-    @JSON_OPTION
-    @click.pass_context
-    def packs(ctx: click.Context, as_json: bool) -> None:
-        """List installed packs and the versions the tenant uses."""
-        if ctx.invoked_subcommand is not None:
-            return
-        obj = current_context()
-        crm = obj.crm
-        used: list[str] = []
-        try:
-            with crm.db.connect() as conn:
-                used = [p.ref for p in crm.runtime(conn, obj.tenant_name).packs]
-        except (CRMError, SQLAlchemyError):
-            used = []  # no database or tenant yet: still list what is installed
-        rows: list[dict[str, Any]] = [
-            {
-                "name": p.name,
-                "version": p.version,
-                "provider": crm.packs.providers[p.ref],
-                "facets": list(p.facets),
-                "rules": len(crm.compiled(p).rules) + len(crm.compiled(p).tick_rules),
-                "scenarios": len(p.scenarios),
-                "used_by_tenant": p.ref in used,
-                "description": p.description,
-            }
-            for p in crm.packs.all()
-        ]
-        if as_json:
-            print_json(rows)
-            return
-        table = Table(
-            "pack", "version", "plugin", "facets", "rules", "used", title="installed packs"
+@click.group(invoke_without_command=True)
+@JSON_OPTION
+@click.pass_context
+def packs(ctx: click.Context, as_json: bool) -> None:
+    """List installed packs and the versions the tenant uses."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = current_context()
+    crm = obj.crm
+    used: list[str] = []
+    try:
+        with crm.db.connect() as conn:
+            used = [p.ref for p in crm.runtime(conn, obj.tenant_name).packs]
+    except (CRMError, SQLAlchemyError):
+        used = []  # no database or tenant yet: still list what is installed
+    rows: list[dict[str, Any]] = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "provider": crm.packs.providers[p.ref],
+            "facets": list(p.facets),
+            "rules": len(crm.compiled(p).rules) + len(crm.compiled(p).tick_rules),
+            "scenarios": len(p.scenarios),
+            "used_by_tenant": p.ref in used,
+            "description": p.description,
+        }
+        for p in crm.packs.all()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("pack", "version", "plugin", "facets", "rules", "used", title="installed packs")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["version"],
+            r["provider"],
+            ", ".join(r["facets"]),
+            str(r["rules"]),
+            "yes" if r["used_by_tenant"] else "",
         )
-        for r in rows:
-            table.add_row(
-                r["name"],
-                r["version"],
-                r["provider"],
-                ", ".join(r["facets"]),
-                str(r["rules"]),
-                "yes" if r["used_by_tenant"] else "",
-            )
-        console.print(table)
+    console.print(table)
 
-    @packs.command("upgrade")
-    @click.argument("pack")
-    @click.option("--to", "version", help="The version to move to (default: the newest).")
-    @click.option("--actor", help="Who upgrades, for the record (default: your login).")
-    @JSON_OPTION
-    @click.pass_context
-    def upgrade(
-        ctx: click.Context, pack: str, version: str | None, actor: str | None, as_json: bool
-    ) -> None:
-        """Move one of the tenant's packs to another installed version (recorded)."""
-        obj = current_context()
-        old, new = obj.crm.upgrade_pack(
-            obj.tenant_name, pack, version, actor=actor or default_actor()
+
+@packs.command("upgrade")
+@click.argument("pack")
+@click.option("--to", "version", help="The version to move to (default: the newest).")
+@click.option("--actor", help="Who upgrades, for the record (default: your login).")
+@JSON_OPTION
+def upgrade(pack: str, version: str | None, actor: str | None, as_json: bool) -> None:
+    """Move one of the tenant's packs to another installed version (recorded)."""
+    obj = current_context()
+    old, new = obj.crm.upgrade_pack(obj.tenant_name, pack, version, actor=actor or default_actor())
+    result = {"tenant": obj.tenant_name, "pack": pack, "from": old, "to": new}
+    if as_json:
+        print_json(result)
+    elif old == new:
+        console.print(f"{pack} is already at {new}; nothing changed")
+    else:
+        console.print(line(f"{pack}: {old} -> {new} for tenant ", (obj.tenant_name, "bold")))
+
+
+@packs.command("history")
+@JSON_OPTION
+def history(as_json: bool) -> None:
+    """Every change of the tenant's pack versions: when, who, from, to."""
+    obj = current_context()
+    rows = obj.crm.pack_history(obj.tenant_name)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("at", "pack", "from", "to", "by", title=f"packs of {obj.tenant_name}")
+    for r in rows:
+        table.add_row(
+            r["at"].isoformat(timespec="seconds"),
+            r["pack"],
+            r["from_version"] or "(added)",
+            r["to_version"] or "(removed)",
+            r["actor"],
         )
-        result = {"tenant": obj.tenant_name, "pack": pack, "from": old, "to": new}
-        if as_json:
-            print_json(result)
-        elif old == new:
-            console.print(f"{pack} is already at {new}; nothing changed")
-        else:
-            console.print(line(f"{pack}: {old} -> {new} for tenant ", (obj.tenant_name, "bold")))
-
-    @packs.command("history")
-    @JSON_OPTION
-    @click.pass_context
-    def history(ctx: click.Context, as_json: bool) -> None:
-        """Every change of the tenant's pack versions: when, who, from, to."""
-        obj = current_context()
-        rows = obj.crm.pack_history(obj.tenant_name)
-        if as_json:
-            print_json(rows)
-            return
-        table = Table("at", "pack", "from", "to", "by", title=f"packs of {obj.tenant_name}")
-        for r in rows:
-            table.add_row(
-                r["at"].isoformat(timespec="seconds"),
-                r["pack"],
-                r["from_version"] or "(added)",
-                r["to_version"] or "(removed)",
-                r["actor"],
-            )
-        console.print(table)
+    console.print(table)

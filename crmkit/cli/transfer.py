@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from rich.table import Table
 from crmkit.cli.context import JSON_OPTION, current_tenant, pairs
 from crmkit.cli.output import console, errors, line, print_json
 from crmkit.runtime import TenantRuntime
+from crmkit.tenant import Tenant
+from crmkit.transfer import importer
 from crmkit.transfer.cells import shorten
 from crmkit.transfer.files import TableFile
 from crmkit.transfer.mapping import ColumnMapping
@@ -126,197 +129,216 @@ def _print_summary(summary: ImportSummary) -> None:
             errors.print(f"Error report: {summary.errors_file}", markup=False, highlight=False)
 
 
-def register(cli: click.Group) -> None:
-    """Attach ``import`` and ``export`` to the ``crmkit`` group."""
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=TARGET",
+    help="Map a column (repeatable): an attribute, name, id, tags, groups, "
+    "facets.NAME, fields.NAME[:TYPE], or - to leave it out.",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A YAML or JSON file of COLUMN: TARGET pairs (--map wins).",
+)
+@click.option(
+    "--match",
+    default="auto",
+    show_default=True,
+    help="Update the contact with the same email, phone, id or fields.NAME instead "
+    "of adding one; auto: email when mapped; none: always add.",
+)
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--preview", is_flag=True, help="Show the mapping and first rows, then stop.")
+@click.option(
+    "--fire-rules", is_flag=True, help="Record a contact_imported event per imported row."
+)
+@click.option(
+    "--errors",
+    "errors_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where the error report goes [default: FILE.errors.csv beside the file].",
+)
+@click.option("--encoding", help="CSV encoding [default: detected].")
+@click.option("--delimiter", help="CSV delimiter [default: detected].")
+@click.option("--sheet", help="XLSX sheet [default: the first].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Processes that check rows [default: 2 for files over 8 MB, else 0].",
+)
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Import a file imported the same way before once more (rows without a "
+    "match are added again); without it a rerun resumes or changes nothing.",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@JSON_OPTION
+def import_command(
+    file: Path,
+    maps: tuple[str, ...],
+    mapping_file: Path | None,
+    match: str,
+    dry_run: bool,
+    preview: bool,
+    fire_rules: bool,
+    errors_file: Path | None,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    batch_size: int,
+    workers: int | None,
+    again: bool,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Import contacts from a CSV or XLSX file (the first row names the columns).
 
-    @cli.command("import")
-    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-    @click.option(
-        "--map",
-        "maps",
-        multiple=True,
-        metavar="COLUMN=TARGET",
-        help="Map a column (repeatable): an attribute, name, id, tags, groups, "
-        "facets.NAME, fields.NAME[:TYPE], or - to leave it out.",
+    Columns are mapped from their names unless --map or --mapping says otherwise.
+    Bad rows go to the error report; the rest are imported. Exits with status 1
+    when any row failed. Running the same import again resumes it after the last
+    row it wrote, or changes nothing once it finished (see --again).
+    """
+    tenant = current_tenant()
+    opening = functools.partial(
+        importer.prepare,
+        tenant.context,
+        file,
+        mapping=pairs(maps, "--map", allow_empty=False),
+        mapping_file=mapping_file,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
     )
-    @click.option(
-        "--mapping",
-        "mapping_file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="A YAML or JSON file of COLUMN: TARGET pairs (--map wins).",
+    table, mapping, runtime = opening()
+    with table:
+        _show_mapping(table, mapping, runtime, preview=preview, dry_run=dry_run, as_json=as_json)
+    if preview:
+        return
+    options = importer.ImportOptions(
+        match=match,
+        dry_run=dry_run,
+        fire_rules=fire_rules,
+        errors_path=errors_file or default_errors_path(file),
+        batch_size=batch_size,
+        workers=workers,
+        again=again,
     )
-    @click.option(
-        "--match",
-        default="auto",
-        show_default=True,
-        help="Update the contact with the same email, phone, id or fields.NAME instead "
-        "of adding one; auto: email when mapped; none: always add.",
-    )
-    @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
-    @click.option("--preview", is_flag=True, help="Show the mapping and first rows, then stop.")
-    @click.option(
-        "--fire-rules", is_flag=True, help="Record a contact_imported event per imported row."
-    )
-    @click.option(
-        "--errors",
-        "errors_file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Where the error report goes [default: FILE.errors.csv beside the file].",
-    )
-    @click.option("--encoding", help="CSV encoding [default: detected].")
-    @click.option("--delimiter", help="CSV delimiter [default: detected].")
-    @click.option("--sheet", help="XLSX sheet [default: the first].")
-    @click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True)
-    @click.option(
-        "--workers",
-        type=click.IntRange(min=0),
-        help="Processes that check rows [default: 2 for files over 8 MB, else 0].",
-    )
-    @click.option(
-        "--again",
-        is_flag=True,
-        help="Import a file imported the same way before once more (rows without a "
-        "match are added again); without it a rerun resumes or changes nothing.",
-    )
-    @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
-    @JSON_OPTION
-    @click.pass_context
-    def import_command(
-        ctx: click.Context,
-        file: Path,
-        maps: tuple[str, ...],
-        mapping_file: Path | None,
-        match: str,
-        dry_run: bool,
-        preview: bool,
-        fire_rules: bool,
-        errors_file: Path | None,
-        encoding: str | None,
-        delimiter: str | None,
-        sheet: str | None,
-        batch_size: int,
-        workers: int | None,
-        again: bool,
-        no_progress: bool,
-        as_json: bool,
-    ) -> None:
-        """Import contacts from a CSV or XLSX file (the first row names the columns).
+    # The preview read the first rows: open the file again for the import.
+    table, mapping, _ = opening()
+    summary = _import_with_progress(tenant, table, mapping, options, quiet=no_progress or as_json)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    if summary.failed:
+        sys.exit(1)
 
-        Columns are mapped from their names unless --map or --mapping says otherwise.
-        Bad rows go to the error report; the rest are imported. Exits with status 1
-        when any row failed. Running the same import again resumes it after the last
-        row it wrote, or changes nothing once it finished (see --again).
-        """
-        from crmkit.transfer import importer
 
-        tenant = current_tenant()
-        given = pairs(maps, "--map", allow_empty=False)
+def _show_mapping(
+    table: TableFile,
+    mapping: ColumnMapping,
+    runtime: TenantRuntime,
+    *,
+    preview: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Before an import, as text: the mapping (and the first rows on a dry run). With
+    --preview, only the mapping and the first rows, as text or JSON."""
+    if not preview and as_json:
+        return
+    shown = _shown(importer.preview(table, mapping, runtime))
+    if preview:
+        if as_json:
+            print_json(
+                {
+                    "mapping": mapping.as_dict(),
+                    "unmapped": list(mapping.unmapped),
+                    "warnings": table.warnings,
+                    "rows": shown,
+                }
+            )
+        else:
+            _print_warnings(table.warnings)
+            _print_mapping(mapping, shown)
+            _print_preview(mapping, shown)
+        return
+    _print_mapping(mapping, shown)
+    if dry_run:
+        _print_preview(mapping, shown)
 
-        def open_file() -> tuple[TableFile, ColumnMapping, TenantRuntime]:
-            return importer.prepare(
-                tenant.context,
-                file,
-                mapping=given,
-                mapping_file=mapping_file,
-                encoding=encoding,
-                delimiter=delimiter,
-                sheet=sheet,
+
+def _import_with_progress(
+    tenant: Tenant,
+    table: TableFile,
+    mapping: ColumnMapping,
+    options: importer.ImportOptions,
+    *,
+    quiet: bool,
+) -> ImportSummary:
+    """Import the opened table with a progress bar on stderr (none when ``quiet``)."""
+    with (
+        table,
+        Progress(
+            TextColumn("checking" if options.dry_run else "importing"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f} rows/s"),
+            TimeElapsedColumn(),
+            console=errors,
+            disable=quiet,
+        ) as bar,
+    ):
+        task = bar.add_task("import", total=1.0, rows=0, rate=0.0)
+        done = [0]
+
+        def advance(rows: int, fraction: float | None) -> None:
+            done[0] += rows
+            elapsed = bar.tasks[0].elapsed or 0.0
+            bar.update(
+                task,
+                completed=fraction if fraction is not None else 0.0,
+                rows=done[0],
+                rate=done[0] / elapsed if elapsed else 0.0,
             )
 
-        table, mapping, runtime = open_file()
-        with table:
-            if preview or not as_json:
-                shown = _shown(importer.preview(table, mapping, runtime))
-                if preview:
-                    if as_json:
-                        print_json(
-                            {
-                                "mapping": mapping.as_dict(),
-                                "unmapped": list(mapping.unmapped),
-                                "warnings": table.warnings,
-                                "rows": shown,
-                            }
-                        )
-                    else:
-                        _print_warnings(table.warnings)
-                        _print_mapping(mapping, shown)
-                        _print_preview(mapping, shown)
-                    return
-                _print_mapping(mapping, shown)
-                if dry_run:
-                    _print_preview(mapping, shown)
-        # The preview read the first rows: open the file again for the import.
-        options = importer.ImportOptions(
-            match=match,
-            dry_run=dry_run,
-            fire_rules=fire_rules,
-            errors_path=errors_file or default_errors_path(file),
-            batch_size=batch_size,
-            workers=workers,
-            again=again,
-        )
-        table, mapping, runtime = open_file()
-        with (
-            table,
-            Progress(
-                TextColumn("checking" if dry_run else "importing"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f} rows/s"),
-                TimeElapsedColumn(),
-                console=errors,
-                disable=no_progress or as_json,
-            ) as bar,
-        ):
-            task = bar.add_task("import", total=1.0, rows=0, rate=0.0)
-            done = [0]
+        summary = importer.import_file(tenant.context, table, mapping, options, advance)
+        bar.update(task, completed=1.0)
+    return summary
 
-            def advance(rows: int, fraction: float | None) -> None:
-                done[0] += rows
-                elapsed = bar.tasks[0].elapsed or 0.0
-                bar.update(
-                    task,
-                    completed=fraction if fraction is not None else 0.0,
-                    rows=done[0],
-                    rate=done[0] / elapsed if elapsed else 0.0,
-                )
 
-            summary = importer.import_file(tenant.context, table, mapping, options, advance)
-            bar.update(task, completed=1.0)
-        if as_json:
-            print_json(summary)
-        else:
-            _print_summary(summary)
-        if summary.failed:
-            sys.exit(1)
-
-    @cli.command("export")
-    @click.option(
-        "--output",
-        "-o",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="The file to write [default: CSV on standard output].",
-    )
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["csv", "xlsx"]),
-        help="[default: from the file's extension, else csv]",
-    )
-    @click.option("--where", help='Only contacts matching a condition, e.g. "contact.score > 10".')
-    @click.option("--archived", "archived", flag_value="only", help="Only archived contacts.")
-    @click.option("--all", "archived", flag_value="all", help="Archived contacts too.")
-    @click.pass_context
-    def export_command(
-        ctx: click.Context,
-        output: Path | None,
-        fmt: str | None,
-        where: str | None,
-        archived: str | None,
-    ) -> None:
-        """Export contacts to CSV or XLSX, with a header crmkit import maps by itself."""
-        tenant = current_tenant()
-        which = {"only": True, "all": None}.get(archived or "", False)
-        count = tenant.export_contacts(output, format=fmt, where=where, archived=which)
-        if output is not None:
-            console.print(f"{count} contacts written to {output}", highlight=False)
+@click.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The file to write [default: CSV on standard output].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx"]),
+    help="[default: from the file's extension, else csv]",
+)
+@click.option("--where", help='Only contacts matching a condition, e.g. "contact.score > 10".')
+@click.option("--archived", "archived", flag_value="only", help="Only archived contacts.")
+@click.option("--all", "archived", flag_value="all", help="Archived contacts too.")
+def export_command(
+    output: Path | None,
+    fmt: str | None,
+    where: str | None,
+    archived: str | None,
+) -> None:
+    """Export contacts to CSV or XLSX, with a header crmkit import maps by itself."""
+    tenant = current_tenant()
+    which = {"only": True, "all": None}.get(archived or "", False)
+    count = tenant.export_contacts(output, format=fmt, where=where, archived=which)
+    if output is not None:
+        console.print(f"{count} contacts written to {output}", highlight=False)

@@ -77,6 +77,7 @@ def crmkit_erase_contact(
 @hookimpl
 def crmkit_register_commands(cli: click.Group) -> None:
     from crmkit_contacts.commands import group, lead, noun, segment
+    from crmkit_contacts.search_command import search
 
-    for command in (group, segment, lead, noun):
+    for command in (group, segment, lead, noun, search):
         cli.add_command(command)

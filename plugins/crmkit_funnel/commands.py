@@ -10,6 +10,7 @@ import click
 
 from crmkit.cli.context import JSON_OPTION, current_tenant
 from crmkit.cli.output import console, print_json
+from crmkit_funnel import refusal
 from crmkit_funnel.company import convert_account
 from crmkit_funnel.portal import Portal
 
@@ -120,8 +121,6 @@ def funnel() -> None:
 @JSON_OPTION
 def funnel_can(contact_id: int, activity: str, as_json: bool) -> None:
     """Whether a contact's role allows ACTIVITY (invoice_sent, estimate_sent, project...)."""
-    from crmkit_funnel import refusal
-
     tenant = current_tenant()
     role = tenant.get_contact(contact_id).facets.get("role")
     reason = refusal(role, activity) if role else None
