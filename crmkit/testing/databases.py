@@ -47,6 +47,10 @@ def driver_url(url: str) -> str:
     return url
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _schema_url(base: str, schema: str) -> str:
     url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
@@ -69,6 +73,30 @@ def postgres_schema(base_url: str) -> Iterator[str]:
         finally:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def scratch_database(base_url: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database on ``base_url``'s server, dropped afterwards.
+
+    A test process keeps its schemas there: the server's shared database, where every
+    process creates and drops schemas, gathers dead catalog rows by the thousand, and a
+    query of its catalogs took 0.2 s where a new database's took a few milliseconds.
+    """
+    base = sa.make_url(driver_url(base_url))
+    name = f"crmkit_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {_quote(name)}"))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                # Only this process's own connections can be left (CRMs a test did not close).
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
     finally:
         admin.dispose()
 
@@ -144,10 +172,6 @@ SELECT c.relname FROM pg_class c
 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
   AND c.relkind = 'r' AND c.reltuples >= 0
 """
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class ReusableSchema:
