@@ -25,8 +25,8 @@ FULL = "full"
 #: Hypothesis' own default count, which the full profile keeps.
 FULL_DEFAULT = 100
 QUICK_DEFAULT = 10
-#: Fewer examples than this are never cut: a handful of costly examples stays whole.
-SMALLEST = 5
+#: Never fewer examples than this.
+SMALLEST = 1
 
 settings.register_profile(FULL, max_examples=FULL_DEFAULT)
 settings.register_profile(QUICK, max_examples=QUICK_DEFAULT)
@@ -36,8 +36,8 @@ def examples(full: int) -> int:
     """The example count for a test whose full count is ``full``, under the loaded profile.
 
     The count scales as the profile's default does against Hypothesis' default of 100:
-    ``full`` under ``full`` (or any profile of 100), a tenth of it (never under
-    ``min(full, 5)``) under ``quick``.
+    ``full`` under ``full`` (or any profile of 100), a tenth of it rounded up (at
+    least one) under ``quick``.
     """
     loaded = settings.default
     share = (loaded.max_examples if loaded is not None else FULL_DEFAULT) / FULL_DEFAULT
