@@ -18,6 +18,8 @@ Fixtures:
   empty database instead. PostgreSQL runs read the server from
   ``$CRMKIT_TEST_POSTGRES_URL``; without it they are skipped with the reason, and in CI
   (``CI=true``) a missing or unreachable server fails them.
+* ``module_db_url`` (also ``[sqlite]`` and ``[postgresql]``): a migrated database shared
+  by a module's tests, for module-scoped fixtures that those tests only read.
 * ``clock``: a :class:`~crmkit.testing.support.FrozenClock` (2026-05-01 09:00 UTC).
 * ``crm``: a :class:`~crmkit.core.CRM` on ``db_url`` and ``clock``, closed afterwards.
 * ``acme``: a tenant of ``crm`` using the 17hats pack.
@@ -185,6 +187,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         _SCHEMA_CHANGERS.append(_last_postgres_user[0])
     _last_postgres_user[0] = request.node.nodeid
     yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """As ``db_url``, a migrated database, but one for all the tests of a module: for
+    fixtures those tests only read, built once (``@pytest.fixture(scope="module")``)."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("crmkit_sqlite_template")
+        yield copy_sqlite(template, tmp_path_factory.mktemp("module") / "crm.db")
+        return
+    _postgres_base_url()
+    with postgres_schema(request.getfixturevalue("crmkit_postgres_database")) as url:
+        _template_crm(url).migrate()
+        yield url
 
 
 @pytest.fixture
