@@ -21,6 +21,7 @@ from crmkit.errors import ConditionError, CRMError, RulesetError, ValidationErro
 from crmkit.rules.actions import ActionRegistry
 from crmkit.rules.compiler import CompiledRuleset, compile_rules
 from crmkit.rules.python_engine import compile_matcher
+from crmkit.testing.properties import examples
 
 NAME = "contact.first_name == "
 BAD = [
@@ -219,7 +220,7 @@ search_texts = (
 
 
 @settings(
-    max_examples=50,
+    max_examples=examples(50),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

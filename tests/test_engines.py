@@ -26,6 +26,7 @@ from crmkit.rules.compiler import CompiledRule, CompiledRuleset
 from crmkit.rules.engine import DurableEngine, durable_import_error, make_rule_engine
 from crmkit.rules.python_engine import CompiledEngine
 from crmkit.testing import snapshot
+from crmkit.testing.properties import examples
 
 needs_durable = pytest.mark.skipif(
     durable_import_error() is not None, reason="durable_rules does not import on this Python"
@@ -95,7 +96,7 @@ COMPARED_TABLES = ("contacts", "contact_facets", "contact_tags", "transitions", 
 
 
 @needs_durable
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(CONDITIONS, min_size=1, max_size=8), st.lists(facts(), min_size=1, max_size=8))
 def test_both_backends_match_the_same_rules(conditions: list[Node], batch: list[dict]) -> None:
     ruleset = ruleset_of(conditions)
@@ -123,7 +124,7 @@ def test_values_of_another_type_never_compare() -> None:
 
 
 @needs_durable
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(5), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000))
 def test_both_backends_give_the_same_history(
     tmp_path_factory: pytest.TempPathFactory, seed: int

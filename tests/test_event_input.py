@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from crmkit.event_input import plain_event
 from crmkit.schemas import EventIn
 from crmkit.storage.types import INT64_MAX
+from crmkit.testing.properties import examples
 
 
 def mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -82,7 +83,7 @@ def items(draw: st.DrawFn) -> dict[str, Any]:
     return item
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items())
 def test_a_plain_item_is_accepted_only_as_the_model_accepts_it(item: dict[str, Any]) -> None:
     plain = plain_event(item)

@@ -16,6 +16,7 @@ from crmkit import CRM, Tenant
 from crmkit.conditions.ast import Compare
 from crmkit.errors import ConditionError, CRMError, ValidationError
 from crmkit.filters import build_filter
+from crmkit.testing.properties import examples
 
 ONLY_ADA = "contact.first_name == Ada"
 
@@ -119,7 +120,7 @@ texts = st.text(max_size=30) | st.sampled_from(
 
 
 @settings(
-    max_examples=100,
+    max_examples=examples(100),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

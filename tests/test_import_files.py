@@ -19,12 +19,13 @@ from support import invoker
 
 from crmkit import CRM
 from crmkit.tenant import Tenant
+from crmkit.testing.properties import examples
 from crmkit.transfer.cells import FORMULA_START, escape_formula, unescape_formula
 from crmkit.transfer.files import MAX_CELL, ROW_CHARACTERS
 from crmkit.transfer.rows import join_list, split_list
 
 DB_EXAMPLES = settings(
-    max_examples=50,
+    max_examples=examples(50),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -92,7 +93,7 @@ _ANY = st.characters(blacklist_categories=("Cs", "Cc"))
 names = st.text(_SPECIAL | _ANY, min_size=1, max_size=30).map(str.strip).filter(bool)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(items=st.lists(names, unique=True, max_size=6))
 def test_a_list_cell_reads_back_as_written(items: list[str]) -> None:
     assert split_list(join_list(items)) == items
@@ -138,7 +139,7 @@ def test_export_then_import_keeps_tags_and_groups(
 
 
 # ---------------------------------------------------------------- CSV formulas
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=st.text(st.sampled_from(list("'=+-@\t\rab")) | _ANY, max_size=12))
 def test_formula_quotes_round_trip_and_leave_no_formula(text: str) -> None:
     escaped = escape_formula(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,8 +111,19 @@ def busy_tenant(crm: CRM, clock: FrozenClock, tmp_path: Path, seed: int = 7) -> 
     return tenant
 
 
-def test_replay_rebuilds_the_current_state(crm: CRM, clock: FrozenClock, tmp_path: Path) -> None:
-    tenant = busy_tenant(crm, clock, tmp_path)
+@pytest.fixture(scope="module")
+def busy(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[CRM, Tenant]]:
+    """One busy tenant for the tests that only read it (replay writes nothing)."""
+    clock = FrozenClock()
+    crm = CRM(module_db_url, clock=clock)
+    yield crm, busy_tenant(crm, clock, tmp_path_factory.mktemp("busy"))
+    crm.close()
+
+
+def test_replay_rebuilds_the_current_state(busy: tuple[CRM, Tenant]) -> None:
+    _, tenant = busy
     result = replay(tenant)
     assert result.differences == []
     assert result.exact
@@ -144,8 +156,8 @@ def test_replay_finds_a_change_its_history_does_not_explain(
     assert value.now == pytest.approx(value.replayed + 5)
 
 
-def test_replay_writes_nothing_to_the_tenant(crm: CRM, clock: FrozenClock, tmp_path: Path) -> None:
-    tenant = busy_tenant(crm, clock, tmp_path)
+def test_replay_writes_nothing_to_the_tenant(busy: tuple[CRM, Tenant]) -> None:
+    crm, tenant = busy
     before = snapshot(crm)
     replay(tenant)
     replay(tenant, packs=["17hats", "funnel"])

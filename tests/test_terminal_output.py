@@ -17,6 +17,7 @@ from support import invoker
 
 from crmkit.cli import output
 from crmkit.cli.output import printable
+from crmkit.testing.properties import examples
 
 PAYLOADS = [
     "[bold red]ADMIN[/bold red]",
@@ -119,7 +120,7 @@ NAMES = st.text(
 
 
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

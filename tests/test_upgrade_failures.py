@@ -16,6 +16,9 @@ from crmkit.errors import ConfigError
 from crmkit.storage.db import _alembic_config, current_revision, make_engine
 from crmkit.storage.models import Base
 
+# Each test builds an old revision's schema itself: db_url gives an empty database.
+pytestmark = pytest.mark.empty_database
+
 
 def database_at(db_url: str, revision: str) -> sa.Engine:
     engine = make_engine(db_url)

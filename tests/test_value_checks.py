@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from crmkit.emails import normalize_email
 from crmkit.phones import offline_line_type, parse_phone_type
+from crmkit.testing.properties import examples
 
 _ATEXT = "abcXYZ019_!#$%&'*+-/=?^`{|}~"
 local_parts = st.one_of(
@@ -57,7 +58,7 @@ def _ours(address: str) -> str | None:
         return None
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(local=local_parts, domain=domains)
 def test_email_fast_path_agrees_with_email_validator(local: str, domain: str) -> None:
     address = f"{local}@{domain}"
@@ -90,7 +91,7 @@ def _library_phone(text: str, region: str) -> tuple[str, str] | None:
     return e164, offline_line_type(e164)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     digits=st.text(alphabet="0123456789", min_size=3, max_size=16),
     prefix=st.sampled_from(["", "+", "+1", "+44", "+33", "0", "00"]),

@@ -24,15 +24,16 @@ from support import FrozenClock, snapshot
 from crmkit import CRM, Tenant
 from crmkit.cli.main import cli
 from crmkit.errors import ActionError, CRMError, PolicyError
+from crmkit.testing.properties import examples
 
 PACKS = ["17hats", "funnel", "contacts", "leadklozer", "clienttether"]
 DB_EXAMPLES = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 TEXT_EXAMPLES = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

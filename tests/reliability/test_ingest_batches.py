@@ -20,6 +20,7 @@ from support import ENGAGEMENTS as SHARED_ENGAGEMENTS
 
 from crmkit import CRM, Tenant
 from crmkit.errors import CRMError
+from crmkit.testing.properties import examples
 
 CONTACTS = 5
 # Kinds beyond the shared list, so that every first-party ruleset has events to match.
@@ -93,7 +94,7 @@ def test_three_events_that_crashed_batched_ingest_apply_as_one_by_one(crm: CRM) 
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -34,7 +34,11 @@ from crmkit.storage.db import at_heads, current_heads, make_engine
 from crmkit.storage.models import Base
 from crmkit.testing.databases import POSTGRES_ENV, postgres_schema
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork and SIGKILL are POSIX")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="fork and SIGKILL are POSIX"),
+    # Each test builds the database it interrupts the upgrade of: db_url gives an empty one.
+    pytest.mark.empty_database,
+]
 
 # None: an empty database, the first `crmkit init` of all.
 STARTS: list[str | None] = [None, *RELEASES]

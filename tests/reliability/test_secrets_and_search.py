@@ -14,6 +14,7 @@ from crmkit import Tenant
 from crmkit.errors import ValidationError
 from crmkit.filters import quote
 from crmkit.storage.models import ContactRow
+from crmkit.testing.properties import examples
 
 INJECTIONS = [
     "x' OR '1'='1",
@@ -34,7 +35,7 @@ def test_the_same_secret_hashes_differently_each_time_and_verifies() -> None:
 
 
 @settings(
-    max_examples=200,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from crmkit import CRM, Tenant
 from crmkit.replay import replay
+from crmkit.testing.properties import examples
 
 KINDS = ["lead_form_submitted", "engagement", "email_sent", "quote_accepted", "lead_converted"]
 names = st.text("abcxyz", min_size=1, max_size=4)
@@ -41,7 +42,7 @@ def only(prefix: str, first_names: list[str]) -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

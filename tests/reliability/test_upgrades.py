@@ -30,6 +30,8 @@ def earlier_releases() -> list[str]:
 
 
 RELEASES = earlier_releases()
+# Each test builds an old release's schema itself: db_url gives an empty database.
+pytestmark = pytest.mark.empty_database
 
 
 def old_rows() -> dict[str, list[dict[str, object]]]:
