@@ -1,0 +1,1 @@
+"""Rulesets: the file model, the compiler, actions, the engines and the checker."""
