@@ -165,7 +165,7 @@ def test_two_ticks_recovering_one_action_record_its_failure_once(
         read = conn.execute(sa.select(a).where(a.status == "running")).mappings().one()
     assert tenant.tick().actions.failed == 1
     late = upcoming.DueSummary()
-    upcoming._give_up(tenant, read, clock.now, late)
+    upcoming._give_up(tenant.context, read, clock.now, late)
     assert late.failed == 0 and late.errors == []
     history = [h.what for h in tenant.profile(mo.id).history]
     assert history.count("action_failed") == 1

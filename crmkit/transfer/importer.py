@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -476,6 +476,17 @@ class _ImportRun:
             lambda: self.statistics.wrote(conn, len(rows)),
         )
         joined = lookups.join_groups(conn, runtime, groups, now)
+        self._count(outcome, joined, written)
+        written.created = update.new
+        return written
+
+    def _count(
+        self,
+        outcome: Mapping[int, tuple[int, bool, bool]],
+        joined: Container[int],
+        written: _Written,
+    ) -> None:
+        """Count each written row as created, updated or skipped (nothing changed)."""
         summary = self.summary
         for number, (contact_id, created, changed) in outcome.items():
             if created:
@@ -486,8 +497,6 @@ class _ImportRun:
                 summary.skipped += 1
                 continue
             written.imported.append((contact_id, number, created))
-        written.created = update.new
-        return written
 
     def _check(self, row: CleanRow) -> PhoneCheck:
         """The phone check of a row's number from the line type found while cleaning
