@@ -22,7 +22,8 @@ def settings(ctx: TenantContext) -> dict[str, Any]:
 
 def update_settings(ctx: TenantContext, values: Mapping[str, Any]) -> dict[str, Any]:
     """Merge checked ``values`` into the settings; see :meth:`Tenant.update_settings`."""
-    given = ctx.declared_settings.checked(values)
+    # The warning of an unknown setting names the caller of Tenant.update_settings.
+    given = ctx.declared_settings.checked(values, stacklevel=4)
     with ctx.db.begin() as conn:
         runtime = ctx.write_runtime(conn)
         merged = {**runtime.settings, **given}
