@@ -504,42 +504,11 @@ def run_rules(
     refused: list[tuple[PendingEvent, str]] = []
     if not events or (not runtime.rulesets and permit is None):
         return refused
-    waves: list[list[PendingEvent]] = []
-    seen: dict[int, int] = {}
-    for event in events:
-        wave = seen.get(event.contact_id, 0)
-        seen[event.contact_id] = wave + 1
-        if wave == len(waves):
-            waves.append([])
-        waves[wave].append(event)
-    nothing: list[int] = []
     single = len(runtime.rulesets) == 1
-    for wave_events in waves:
+    for wave_events in _waves(events):
         if permit is not None:
-            allowed = []
-            for event in wave_events:
-                reason = permit(states[event.contact_id], event.kind)
-                if reason:
-                    refused.append((event, reason))
-                else:
-                    allowed.append(event)
-            wave_events = allowed
-        per_ruleset: list[list[list[int]]] = []
-        for ruleset in runtime.rulesets:
-            kinds = ruleset.kinds
-            if kinds is None:
-                candidates = list(range(len(wave_events)))
-            else:
-                candidates = [i for i, e in enumerate(wave_events) if e.kind in kinds]
-            answers = [nothing] * len(wave_events)
-            if candidates:
-                facts = [
-                    build_fact(runtime, states[e.contact_id], e.kind, e.data)
-                    for e in map(wave_events.__getitem__, candidates)
-                ]
-                for i, matched in zip(candidates, engine.match(ruleset, facts), strict=True):
-                    answers[i] = matched
-            per_ruleset.append(answers)
+            wave_events = _permitted(wave_events, permit, states, refused)
+        per_ruleset = _match_wave(runtime, engine, wave_events, states)
         for index, event in enumerate(wave_events):
             if single:
                 orders = per_ruleset[0][index]
@@ -550,42 +519,109 @@ def run_rules(
                 fired = tuple(tuple(answers[index]) for answers in per_ruleset)
                 if not any(fired):
                     continue
-            state = states[event.contact_id]
-            plan = runtime.firing(fired)
-            # The snapshot is taken before any change, and only when an action reads it.
-            context = RuleContext(
-                tenant=runtime.name,
-                contact=state.snapshot() if plan.reads else {},
-                event={
-                    "id": event.id,
-                    "kind": event.kind,
-                    "data": event.data,
-                    "occurred_at": event.occurred_at,
-                },
-                settings=runtime.settings,
-            )
-            for step in plan.steps:
-                ruleset, rule = step.ruleset, step.rule
-                cause = Cause("rule", ruleset.pack, ruleset.version, rule.name, None, event.id)
-                for action in rule.actions:
-                    try:
-                        changes = action.spec.run(action.args, context)
-                    except CRMError:
-                        raise
-                    except Exception as exc:
-                        raise ActionError(event.id, step.label, exc) from exc
-                    for change in changes:
-                        try:
-                            transition = applier.apply(state, change, cause)
-                        except PolicyError as exc:
-                            raise PolicyError(
-                                f"event {event.id!r}, rule {step.label}: {exc}"
-                            ) from None
-                        if transition is not None:
-                            event.changes.append(transition)
+            _fire(runtime, applier, event, states[event.contact_id], fired)
             if after_event is not None:
                 after_event(event)
     return refused
+
+
+def _waves(events: Sequence[PendingEvent]) -> list[list[PendingEvent]]:
+    """The events in waves in which each contact appears at most once, in order."""
+    waves: list[list[PendingEvent]] = []
+    seen: dict[int, int] = {}
+    for event in events:
+        wave = seen.get(event.contact_id, 0)
+        seen[event.contact_id] = wave + 1
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(event)
+    return waves
+
+
+def _permitted(
+    events: list[PendingEvent],
+    permit: Permit,
+    states: Mapping[int, ContactState],
+    refused: list[tuple[PendingEvent, str]],
+) -> list[PendingEvent]:
+    """The events ``permit`` lets through; the others go to ``refused`` with why."""
+    allowed = []
+    for event in events:
+        reason = permit(states[event.contact_id], event.kind)
+        if reason:
+            refused.append((event, reason))
+        else:
+            allowed.append(event)
+    return allowed
+
+
+_NOTHING: list[int] = []
+
+
+def _match_wave(
+    runtime: TenantRuntime,
+    engine: RuleEngine,
+    events: list[PendingEvent],
+    states: Mapping[int, ContactState],
+) -> list[list[list[int]]]:
+    """Per ruleset, per event of the wave: the orders of the rules that matched."""
+    per_ruleset: list[list[list[int]]] = []
+    for ruleset in runtime.rulesets:
+        kinds = ruleset.kinds
+        if kinds is None:
+            candidates = list(range(len(events)))
+        else:
+            candidates = [i for i, e in enumerate(events) if e.kind in kinds]
+        answers = [_NOTHING] * len(events)
+        if candidates:
+            facts = [
+                build_fact(runtime, states[e.contact_id], e.kind, e.data)
+                for e in map(events.__getitem__, candidates)
+            ]
+            for i, matched in zip(candidates, engine.match(ruleset, facts), strict=True):
+                answers[i] = matched
+        per_ruleset.append(answers)
+    return per_ruleset
+
+
+def _fire(
+    runtime: TenantRuntime,
+    applier: ChangeApplier,
+    event: PendingEvent,
+    state: ContactState,
+    fired: tuple[tuple[int, ...], ...],
+) -> None:
+    """Run the actions of the rules that fired for one event and apply their changes."""
+    plan = runtime.firing(fired)
+    # The snapshot is taken before any change, and only when an action reads it.
+    context = RuleContext(
+        tenant=runtime.name,
+        contact=state.snapshot() if plan.reads else {},
+        event={
+            "id": event.id,
+            "kind": event.kind,
+            "data": event.data,
+            "occurred_at": event.occurred_at,
+        },
+        settings=runtime.settings,
+    )
+    for step in plan.steps:
+        ruleset, rule = step.ruleset, step.rule
+        cause = Cause("rule", ruleset.pack, ruleset.version, rule.name, None, event.id)
+        for action in rule.actions:
+            try:
+                changes = action.spec.run(action.args, context)
+            except CRMError:
+                raise
+            except Exception as exc:
+                raise ActionError(event.id, step.label, exc) from exc
+            for change in changes:
+                try:
+                    transition = applier.apply(state, change, cause)
+                except PolicyError as exc:
+                    raise PolicyError(f"event {event.id!r}, rule {step.label}: {exc}") from None
+                if transition is not None:
+                    event.changes.append(transition)
 
 
 # A new contact row, as importing and replaying write them (executemany).
