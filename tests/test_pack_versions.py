@@ -96,7 +96,7 @@ def test_packs_cli_upgrade_and_history(
     plugin = PackPlugin(tmp_path, {"deals@1.0.0": V1, "deals@2.0.0": V2})
     original = plugins.build_plugin_manager
     monkeypatch.setattr(
-        "crmkit.core.build_plugin_manager", lambda extra, **k: original([*extra, plugin], **k)
+        "crmkit.plugins.build_plugin_manager", lambda extra, **k: original([*extra, plugin], **k)
     )
     invoke = invoker(db_url, monkeypatch, "acme")
     invoke("init", "--packs", "deals@1.0.0")

@@ -19,6 +19,7 @@ from crmkit import core, plugins
 from crmkit.cli.output import errors, printable
 from crmkit.clock import as_utc
 from crmkit.errors import CRMError
+from crmkit.hooks import Hooks
 from crmkit.tenant import Tenant
 
 
@@ -143,7 +144,7 @@ class CrmGroup(click.Group):
             try:
                 # Looked up at call time, so tests can wrap the builder.
                 self._plugin_manager = plugins.build_plugin_manager(())
-                self._plugin_manager.hook.crmkit_register_commands(cli=self)
+                Hooks(self._plugin_manager).register_commands(self)
             except CRMError as exc:
                 fail(str(exc))
         return self._plugin_manager
