@@ -10,6 +10,7 @@ random times.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -113,11 +114,13 @@ class Databases:
                 leftover.unlink()
 
 
-def plugin_migrations() -> list[str]:
-    """The migration folders of the installed plugins' branches."""
+@functools.lru_cache(maxsize=1)
+def plugin_migrations() -> tuple[str, ...]:
+    """The migration folders of the installed plugins' branches (building the CRM
+    imports the plugins, whose tables then join Base.metadata)."""
     crm = CRM("sqlite://")
     try:
-        return list(crm.migration_locations)
+        return tuple(crm.migration_locations)
     finally:
         crm.close()
 
@@ -150,6 +153,7 @@ def rows_of(url: str) -> dict[str, list[str]]:
     def shown(value: object) -> object:
         return "<now>" if isinstance(value, datetime) and value != AT else value
 
+    plugin_migrations()  # the packs' tables are crmkit tables too, from the first call on
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
