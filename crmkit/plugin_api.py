@@ -40,18 +40,21 @@ What is here, by concern:
 * erasure: :data:`ERASED`, :func:`erased_literals`, :func:`literal_pattern`;
 * commands (``crmkit_register_commands``): :data:`JSON_OPTION`, :func:`current_tenant`,
   :func:`current_crm`, :func:`fail`, :data:`console`, :func:`print_json`,
-  :func:`printable`, :func:`coloured`, :func:`facet_colours`, :func:`contacts_table`.
+  :func:`printable`, :func:`line`, :func:`coloured`, :func:`facet_colours`,
+  :func:`contacts_table`, :func:`current_context` (the global options);
+* templates: :func:`render_pack_template` (a pack's template, sandboxed).
 """
 
 from __future__ import annotations
 
 from crmkit.changes import ChangeContext, Notice
-from crmkit.cli.context import JSON_OPTION, current_crm, current_tenant, fail
+from crmkit.cli.context import JSON_OPTION, current_context, current_crm, current_tenant, fail
 from crmkit.cli.output import (
     coloured,
     console,
     contacts_table,
     facet_colours,
+    line,
     print_json,
     printable,
 )
@@ -87,7 +90,7 @@ from crmkit.rules.actions import (
     SetFacet,
     SetScore,
 )
-from crmkit.schemas import ContactOut, TransitionOut
+from crmkit.schemas import ContactOut, IngestSummary, TransitionOut
 from crmkit.settings import Setting
 from crmkit.storage.counters import allocate as allocate_id
 from crmkit.storage.models import (
@@ -100,6 +103,7 @@ from crmkit.storage.models import (
 )
 from crmkit.storage.scope import TenantScope
 from crmkit.storage.types import UTCDateTime
+from crmkit.templating import render_pack_template
 from crmkit.tenant import Tenant
 
 __all__ = [
@@ -124,6 +128,7 @@ __all__ = [
     "Facet",
     "FacetValue",
     "FieldSpec",
+    "IngestSummary",
     "NotFoundError",
     "Notice",
     "Pack",
@@ -149,15 +154,18 @@ __all__ = [
     "coloured",
     "console",
     "contacts_table",
+    "current_context",
     "current_crm",
     "current_tenant",
     "erased_literals",
     "facet_colours",
     "fail",
     "hookimpl",
+    "line",
     "literal_pattern",
     "load_pack",
     "print_json",
     "printable",
     "quote",
+    "render_pack_template",
 ]

@@ -76,7 +76,11 @@ def _imports(module: str, path: Path) -> Iterator[tuple[str, int]]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*parts, base] if base else parts)
-            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            # ``from package import module`` depends on that module; the package itself
+            # only when a name is not a module of it.
+            targets = [f"{base}.{alias.name}" for alias in node.names]
+            if any(target not in ALL_MODULES for target in targets):
+                targets.append(base)
         else:
             continue
         for target in targets:
@@ -164,9 +168,12 @@ def _code_strings(path: Path) -> Iterator[tuple[str, int]]:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
                 docstrings.add(id(body[0].value))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                yield node.value, node.lineno
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            yield node.value, node.lineno
 
 
 # Words the packs share with the core's own vocabulary: the core's ``contacts`` table,
@@ -183,10 +190,12 @@ def test_no_module_of_the_core_names_a_first_party_pack_or_its_facets() -> None:
         crm.close()
     assert {"funnel", "17hats", "leadklozer", "contact_type", "lead_status"} <= names
     names -= CORE_WORDS
+    # crmkit.moved keeps this release's old import paths of moved names (a table of
+    # strings, imported only when an old name is used).
     found = [
         f"{name}:{line} says {text!r}"
         for name, path in ALL_MODULES.items()
-        if name.split(".")[0] == "crmkit"
+        if name.split(".")[0] == "crmkit" and name != "crmkit.moved"
         for text, line in _code_strings(path)
         if text in names
     ]

@@ -22,8 +22,8 @@ import pytest
         ("crmkit.conditions", "grammar.lark"),
         ("crmkit.storage.migrations", "script.py.mako"),
         ("crmkit.storage.migrations.versions", "0001_initial_schema.py"),
-        ("crmkit.demo_data", "contacts.json"),
-        ("crmkit.demo_data", "events.json"),
+        ("crmkit_demo", "data/contacts.json"),
+        ("crmkit_demo", "data/events.json"),
     ],
 )
 def test_rulesets_templates_and_data_ship_inside_the_package(package: str, resource: str) -> None:

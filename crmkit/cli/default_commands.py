@@ -14,7 +14,6 @@ from crmkit.cli import (
     accounts,
     actions,
     contacts,
-    demo,
     events,
     fields,
     messages,
@@ -45,7 +44,6 @@ COMMANDS: tuple[click.Command, ...] = (
     rules.rules,
     transfer.import_command,
     transfer.export_command,
-    demo.demo,
 )
 
 

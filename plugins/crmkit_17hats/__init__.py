@@ -14,26 +14,10 @@ from importlib.resources import files
 
 import click
 
-from crmkit import hookimpl
-from crmkit.facets import Facet, FacetValue
-from crmkit.manifests import load_pack
-from crmkit.packs import Pack
-from crmkit.settings import Setting
-
-CONTACT_TYPE = Facet(
-    name="contact_type",
-    label="Contact type",
-    values=(
-        FacetValue("hot_lead", "Hot Lead", "orange"),
-        FacetValue("client", "Client", "green"),
-        FacetValue("cold_prospect", "Cold Prospect", "blue"),
-        FacetValue("other", "Other", "grey"),
-    ),
-    default="other",
-    policy="free",
-    colours_fixed=True,
-    description="How 17hats sorts contacts; the colours are part of the product.",
-)
+from crmkit.plugin_api import Facet, Pack, Setting, hookimpl, load_pack
+from crmkit_17hats.commands import hats
+from crmkit_17hats.facets import CONTACT_TYPE
+from crmkit_17hats.pages import ACTIVE_DAYS, COLD_AFTER_DAYS, NEW_DAYS
 
 
 @hookimpl
@@ -43,7 +27,6 @@ def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
 
 @hookimpl
 def crmkit_register_settings(register: Callable[[Setting], None]) -> None:
-    from crmkit_17hats.pages import ACTIVE_DAYS, COLD_AFTER_DAYS, NEW_DAYS
 
     for setting in (COLD_AFTER_DAYS, NEW_DAYS, ACTIVE_DAYS):
         register(setting)
@@ -56,6 +39,5 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 
 @hookimpl
 def crmkit_register_commands(cli: click.Group) -> None:
-    from crmkit_17hats.commands import hats
 
     cli.add_command(hats)

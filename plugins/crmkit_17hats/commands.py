@@ -7,11 +7,18 @@ from typing import Any
 import click
 from rich.text import Text
 
-from crmkit.cli.context import JSON_OPTION, current_tenant
-from crmkit.cli.output import coloured, console, facet_colours, print_json, printable
-from crmkit.schemas import ContactOut
-from crmkit.tenant import Tenant
-from crmkit_17hats import CONTACT_TYPE
+from crmkit.plugin_api import (
+    JSON_OPTION,
+    ContactOut,
+    Tenant,
+    coloured,
+    console,
+    current_tenant,
+    facet_colours,
+    print_json,
+    printable,
+)
+from crmkit_17hats.facets import CONTACT_TYPE
 from crmkit_17hats.pages import contacts_page, leads_page
 
 

@@ -16,13 +16,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from crmkit.errors import PolicyError
-from crmkit.schemas import ContactOut
-from crmkit.settings import Setting
-from crmkit.storage.models import ContactRow, TransitionRow
-from crmkit.storage.scope import TenantScope
-from crmkit.tenant import Tenant
-from crmkit_17hats import CONTACT_TYPE
+from crmkit.plugin_api import (
+    ContactOut,
+    ContactRow,
+    PolicyError,
+    Setting,
+    Tenant,
+    TenantScope,
+    TransitionRow,
+)
+from crmkit_17hats.facets import CONTACT_TYPE
 
 LEAD_TYPES = ("hot_lead", "cold_prospect")
 DEFAULT_NEW_DAYS = 7

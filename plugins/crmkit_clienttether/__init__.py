@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from importlib.resources import files
 
-from crmkit import hookimpl
-from crmkit.manifests import load_pack
-from crmkit.packs import Pack
+from crmkit.plugin_api import Pack, hookimpl, load_pack
 from crmkit_clienttether.fields import FIELDS
 
 

@@ -6,7 +6,7 @@ lead source are crmkit's built-in attributes; everything else is declared here.
 
 from __future__ import annotations
 
-from crmkit.field_types import FieldSpec
+from crmkit.plugin_api import FieldSpec
 
 HEADER = (
     FieldSpec("assigned_user", "Assigned user", "text", "header"),

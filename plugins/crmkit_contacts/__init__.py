@@ -19,35 +19,23 @@ from typing import Any
 import click
 from sqlalchemy import Connection
 
-from crmkit import hookimpl
-from crmkit.erasure import erased_literals
-from crmkit.facets import Facet, FacetValue
-from crmkit.manifests import load_pack
-from crmkit.packs import Pack
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import (
+    Facet,
+    Pack,
+    TenantScope,
+    erased_literals,
+    hookimpl,
+    load_pack,
+)
+from crmkit_contacts.commands import group, lead, noun, segment
 from crmkit_contacts.erasure import scrub_saved_searches
+from crmkit_contacts.facets import LEAD_STATUS
+from crmkit_contacts.search_command import search
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
 else:
     from importlib.abc import Traversable
-
-LEAD_STATUS = Facet(
-    name="lead_status",
-    label="Lead status",
-    values=(
-        FacetValue("new", "New", "blue"),
-        FacetValue("contacted", "Contacted", "teal"),
-        FacetValue("qualified", "Qualified", "orange"),
-        FacetValue("converted", "Converted", "green", auto_only=True),
-        FacetValue("unqualified", "Unqualified", "grey"),
-    ),
-    default="new",
-    policy="free",
-    description="Where a contact is in the sales funnel of the contacts module.",
-)
-
-CONVERTED_EVENT = "lead_converted"
 
 
 @hookimpl
@@ -76,8 +64,5 @@ def crmkit_erase_contact(
 
 @hookimpl
 def crmkit_register_commands(cli: click.Group) -> None:
-    from crmkit_contacts.commands import group, lead, noun, segment
-    from crmkit_contacts.search_command import search
-
     for command in (group, segment, lead, noun, search):
         cli.add_command(command)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from crmkit.cli.context import JSON_OPTION, current_tenant, fail
-from crmkit.cli.output import console, contacts_table, print_json
-from crmkit_contacts import CONVERTED_EVENT
+from crmkit.plugin_api import JSON_OPTION, console, contacts_table, current_tenant, fail, print_json
+from crmkit_contacts.facets import CONVERTED_EVENT
 from crmkit_contacts.groups import Groups
 from crmkit_contacts.segments import Segments
 

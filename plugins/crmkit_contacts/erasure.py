@@ -11,8 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-from crmkit.erasure import ERASED, literal_pattern
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import ERASED, TenantScope, literal_pattern
 from crmkit_contacts.tables import SegmentRow
 
 _S = SegmentRow.__table__.c

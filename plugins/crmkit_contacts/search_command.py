@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, current_tenant, fail
-from crmkit.cli.output import console, contacts_table, print_json
+from crmkit.plugin_api import JSON_OPTION, console, contacts_table, current_tenant, fail, print_json
 from crmkit_contacts.segments import SavedSearches
 
 

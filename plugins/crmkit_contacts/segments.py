@@ -13,11 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from crmkit.errors import NotFoundError, ValidationError
-from crmkit.schemas import ContactOut
-from crmkit.storage.models import ContactRow
-from crmkit.storage.scope import TenantScope
-from crmkit.tenant import Tenant
+from crmkit.plugin_api import (
+    ContactOut,
+    ContactRow,
+    NotFoundError,
+    Tenant,
+    TenantScope,
+    ValidationError,
+)
 from crmkit_contacts.tables import SegmentRow
 
 _S = SegmentRow.__table__.c

@@ -12,8 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crmkit.storage.models import Base
-from crmkit.storage.types import UTCDateTime
+from crmkit.plugin_api import Base, UTCDateTime
 
 
 class SegmentRow(Base):

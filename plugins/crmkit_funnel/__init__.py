@@ -22,13 +22,16 @@ from typing import Any
 import click
 from sqlalchemy import Connection
 
-from crmkit import hookimpl
-from crmkit.changes import ChangeContext
-from crmkit.facets import Facet, FacetValue
-from crmkit.manifests import load_pack
-from crmkit.packs import Pack
-from crmkit.settings import Setting
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import (
+    ChangeContext,
+    Facet,
+    Pack,
+    Setting,
+    TenantScope,
+    hookimpl,
+    load_pack,
+)
+from crmkit_funnel.commands import funnel, portal
 from crmkit_funnel.company import follow_the_account
 from crmkit_funnel.portal import (
     DEFAULT_TOKEN_HOURS,
@@ -37,44 +40,12 @@ from crmkit_funnel.portal import (
     forget_logins,
     revoke_login,
 )
+from crmkit_funnel.roles import PERMISSIONS, ROLE, refusal
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
 else:
     from importlib.abc import Traversable
-
-ROLE = Facet(
-    name="role",
-    label="Role",
-    values=(
-        FacetValue("lead", "Lead", "blue"),
-        FacetValue("prospect", "Prospect", "orange"),
-        FacetValue("client", "Client", "green"),
-    ),
-    default="lead",
-    policy="forward_only",
-    description="Where a contact is in the sales funnel; conversion only moves forward.",
-)
-
-# Activities (event kinds, and "project" for being a project's primary contact) and the
-# roles that may receive them. Activities not listed are open to every role.
-PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "private_material_shared": ("prospect", "client"),
-    "private_message_sent": ("prospect", "client"),
-    "estimate_sent": ("prospect", "client"),
-    "proposal_sent": ("prospect", "client"),
-    "invoice_sent": ("client",),
-    "project": ("client",),
-}
-
-
-def refusal(role: str, activity: str) -> str | None:
-    """Why a contact of ``role`` may not receive ``activity`` (None when it may)."""
-    allowed = PERMISSIONS.get(activity)
-    if allowed is None or role in allowed:
-        return None
-    what = "being assigned to a project" if activity == "project" else activity.replace("_", " ")
-    return f"only a {' or '.join(allowed)} may receive {what}, and this contact is a {role}"
 
 
 @hookimpl
@@ -153,7 +124,6 @@ def crmkit_erase_contact(
 
 @hookimpl
 def crmkit_register_commands(cli: click.Group) -> None:
-    from crmkit_funnel.commands import funnel, portal
 
     cli.add_command(portal)
     cli.add_command(funnel)

@@ -8,11 +8,10 @@ from typing import IO
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, current_tenant
-from crmkit.cli.output import console, print_json
-from crmkit_funnel import refusal
+from crmkit.plugin_api import JSON_OPTION, console, current_tenant, print_json
 from crmkit_funnel.company import convert_account
 from crmkit_funnel.portal import Portal
+from crmkit_funnel.roles import refusal
 
 
 @click.group()

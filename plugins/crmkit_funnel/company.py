@@ -14,19 +14,22 @@ The account (company) holds the role and its contacts follow it:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
-from crmkit.changes import ChangeContext
-from crmkit.errors import ConfigError, NotFoundError, PolicyError
-from crmkit.rules.actions import SetFacet
-from crmkit.storage.models import ContactFacetRow, ContactRow
-from crmkit.storage.scope import TenantScope
-
-if TYPE_CHECKING:
-    from crmkit.schemas import TransitionOut
-    from crmkit.tenant import Tenant
+from crmkit.plugin_api import (
+    ChangeContext,
+    ConfigError,
+    ContactFacetRow,
+    ContactRow,
+    NotFoundError,
+    PolicyError,
+    SetFacet,
+    Tenant,
+    TenantScope,
+    TransitionOut,
+)
 
 ORDER = ("lead", "prospect", "client")
 

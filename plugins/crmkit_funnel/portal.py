@@ -20,18 +20,20 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, and_, or_
 
-from crmkit.errors import NotFoundError, PolicyError, ValidationError
-from crmkit.settings import Setting
-from crmkit.storage.models import ContactRow
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import (
+    ContactRow,
+    NotFoundError,
+    PolicyError,
+    Setting,
+    Tenant,
+    TenantScope,
+    ValidationError,
+)
 from crmkit_funnel.tables import PortalCredentialRow, PortalLoginFailureRow
-
-if TYPE_CHECKING:
-    from crmkit.tenant import Tenant
 
 # Passwords get the recommended interactive scrypt cost. Tokens are 256 random bits, so a
 # lighter (still salted, still memory-hard) cost keeps bulk conversions fast.

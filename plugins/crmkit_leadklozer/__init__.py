@@ -19,13 +19,22 @@ from typing import Any
 
 import click
 
-from crmkit import hookimpl
-from crmkit.changes import ChangeContext
-from crmkit.conditions.parser import Schema
-from crmkit.facets import Facet, FacetValue
-from crmkit.manifests import load_pack
-from crmkit.packs import Pack
-from crmkit.rules.actions import ActionSpec, AddScore, Change, RuleContext
+from crmkit.plugin_api import (
+    ActionSpec,
+    AddScore,
+    Change,
+    ChangeContext,
+    Facet,
+    FacetValue,
+    Pack,
+    RuleContext,
+    Schema,
+    hookimpl,
+    load_pack,
+)
+from crmkit_leadklozer.commands import leadklozer
+from crmkit_leadklozer.ranking import refresh_scores, refresh_top_ten
+from crmkit_leadklozer.scoring import scoring
 
 STATUS = Facet(
     name="status",
@@ -53,14 +62,12 @@ TOP_10 = Facet(
 def _parse_smart_score(args: Any, schema: Schema) -> str:
     if args != "engagement":
         raise ValueError("smart_score takes 'engagement'")
-    from crmkit_leadklozer.scoring import scoring
 
     scoring()  # a broken scoring.yaml is reported when the ruleset loads
     return "engagement"
 
 
 def _run_smart_score(args: str, context: RuleContext) -> list[Change]:
-    from crmkit_leadklozer.scoring import scoring
 
     # Full points when recorded; the tick ages them (see crmkit_leadklozer.scoring).
     return [AddScore(scoring().points(context.event.get("data") or {}))]
@@ -101,7 +108,6 @@ def crmkit_on_changes(
 ) -> None:
     if "status" not in context.runtime.facets:
         return
-    from crmkit_leadklozer.scoring import scoring
 
     table = scoring()
     for t in transitions:
@@ -115,7 +121,6 @@ def crmkit_on_changes(
 def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
     if "status" not in context.runtime.facets:
         return
-    from crmkit_leadklozer.ranking import refresh_scores, refresh_top_ten
 
     refresh_scores(context)
     refresh_top_ten(context)
@@ -123,6 +128,5 @@ def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
 
 @hookimpl
 def crmkit_register_commands(cli: click.Group) -> None:
-    from crmkit_leadklozer.commands import leadklozer
 
     cli.add_command(leadklozer)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import click
 
-from crmkit.cli.context import JSON_OPTION, current_tenant
-from crmkit.cli.output import console, contacts_table, print_json
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import (
+    JSON_OPTION,
+    TenantScope,
+    console,
+    contacts_table,
+    current_tenant,
+    print_json,
+)
 from crmkit_leadklozer.ranking import recompute_scores
 
 

@@ -15,10 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from crmkit.changes import ChangeContext
-from crmkit.rules.actions import SetFacet, SetScore
-from crmkit.storage.models import ContactFacetRow, ContactRow, EventRow
-from crmkit.storage.scope import TenantScope
+from crmkit.plugin_api import (
+    ChangeContext,
+    ContactFacetRow,
+    ContactRow,
+    EventRow,
+    SetFacet,
+    SetScore,
+    TenantScope,
+)
 from crmkit_leadklozer.scoring import scoring
 
 PACK = "leadklozer"

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from crmkit.errors import ConfigError
+from crmkit.plugin_api import ConfigError
 
 
 class Aging(BaseModel):

@@ -1,4 +1,4 @@
-"""``crmkit demo``: a demo tenant built from sample data shipped in the package.
+"""``crmkit demo``: a demo tenant built from sample data shipped with this plugin.
 
 It composes the three first-party packs (17hats, funnel, contacts), runs the sample
 events through their rules, and shows the result.
@@ -20,13 +20,22 @@ from crmkit_contacts.segments import Segments
 from rich.table import Table
 from rich.text import Text
 
-from crmkit.cli.context import JSON_OPTION, current_context
-from crmkit.cli.output import coloured, console, facet_colours, line, print_json
-from crmkit.core import CRM
-from crmkit.errors import ConfigError
-from crmkit.schemas import ContactOut, IngestSummary, TransitionOut
-from crmkit.templating import render_pack_template
-from crmkit.tenant import Tenant
+from crmkit.plugin_api import (
+    CRM,
+    JSON_OPTION,
+    ConfigError,
+    ContactOut,
+    IngestSummary,
+    Tenant,
+    TransitionOut,
+    coloured,
+    console,
+    current_context,
+    facet_colours,
+    line,
+    print_json,
+    render_pack_template,
+)
 
 DEMO_FILE = "crmkit-demo.db"
 DEMO_TENANT = "demo"
@@ -34,7 +43,7 @@ DEMO_PACKS = ["17hats", "funnel", "contacts"]
 
 
 def _sample(name: str) -> Any:
-    return json.loads(files("crmkit.demo_data").joinpath(name).read_text("utf-8"))
+    return json.loads(files("crmkit_demo").joinpath("data").joinpath(name).read_text("utf-8"))
 
 
 @click.command()
