@@ -22,7 +22,6 @@ Fixtures:
   by a module's tests, for module-scoped fixtures that those tests only read.
 * ``clock``: a :class:`~crmkit.testing.support.FrozenClock` (2026-05-01 09:00 UTC).
 * ``crm``: a :class:`~crmkit.core.CRM` on ``db_url`` and ``clock``, closed afterwards.
-* ``acme``: a tenant of ``crm`` using the 17hats pack.
 
 Hypothesis runs the ``quick`` profile unless ``--hypothesis-profile`` names another (the
 ``reliability`` tox environment runs ``full``; see :mod:`crmkit.testing.properties`).
@@ -42,7 +41,6 @@ import sqlalchemy as sa
 from hypothesis import settings
 
 from crmkit.core import CRM
-from crmkit.tenant import Tenant
 from crmkit.testing.databases import (
     POSTGRES_ENV,
     ReusableSchema,
@@ -220,9 +218,3 @@ def crm(request: pytest.FixtureRequest, db_url: str, clock: FrozenClock) -> Iter
     # the schema's revision before its first use.
     yield instance
     instance.close()
-
-
-@pytest.fixture
-def acme(crm: CRM) -> Tenant:
-    """A tenant using the 17hats pack."""
-    return crm.configure_tenant("acme", ["17hats"])

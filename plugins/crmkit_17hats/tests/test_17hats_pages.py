@@ -7,10 +7,16 @@ from typing import Any
 
 import pytest
 from crmkit_17hats.pages import contacts_page, leads_page
-from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import ConfigError, NotFoundError, PolicyError
+from crmkit.testing.support import FrozenClock, snapshot
+
+
+@pytest.fixture
+def acme(crm: CRM) -> Tenant:
+    """A tenant using the 17hats pack."""
+    return crm.configure_tenant("acme", ["17hats"])
 
 
 def add(tenant: Tenant, first: str, kind: str = "other", **extra: Any) -> int:

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from crmkit_contacts.groups import Groups
 from crmkit_contacts.segments import Segments
-from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import ConditionError, NotFoundError, PolicyError, ValidationError
 from crmkit.filters import build_filter
+from crmkit.testing.support import FrozenClock, snapshot
 
 
 @pytest.fixture

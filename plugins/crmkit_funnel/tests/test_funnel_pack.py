@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from crmkit_funnel.company import convert_account
 from crmkit_funnel.portal import Portal
 from crmkit_funnel.tables import PortalCredentialRow
-from support import FrozenClock, PackPlugin, snapshot
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import ConfigError, PolicyError, ValidationError
 from crmkit.storage.models import EventRow
+from crmkit.testing.support import FrozenClock, PackPlugin, snapshot
 
 
 class Inbox:

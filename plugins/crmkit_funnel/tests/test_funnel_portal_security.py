@@ -15,11 +15,11 @@ from alembic import command
 from click.testing import CliRunner
 from crmkit_funnel.portal import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Portal
 from crmkit_funnel.tables import PortalCredentialRow, PortalLoginFailureRow
-from support import FrozenClock, invoker
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.errors import PolicyError, ValidationError
 from crmkit.storage.db import _alembic_config
+from crmkit.testing.support import FrozenClock, invoker
 
 PASSWORD = "correct horse"
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from crmkit_contacts.segments import SavedSearches
 from crmkit_leadklozer.ranking import recompute_scores
-from support import FrozenClock, snapshot
 
 from crmkit import CRM, Tenant
 from crmkit.errors import ConditionError, PolicyError
 from crmkit.storage.scope import TenantScope
+from crmkit.testing.support import FrozenClock, snapshot
 
 
 @pytest.fixture
