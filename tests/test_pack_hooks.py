@@ -152,7 +152,7 @@ def test_archive_and_erase_run_the_plugins_hooks(db_url: str) -> None:
     assert watcher.archived == [ada]  # restoring is not archiving
     assert tenant.delete_contact(ada) == "archived"
     assert watcher.archived == [ada, ada]
-    removed = erase_contact(tenant, ada)
+    removed = erase_contact(tenant.context, ada)
     assert watcher.erased == [(ada, "ada@example.com")]
     assert removed["watch_notes"] == 2 and removed["contacts"] == 1
     crm.close()

@@ -162,9 +162,16 @@ def crmkit_postgres_schema(crmkit_postgres_database: str) -> Iterator[ReusableSc
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to a migrated database (an empty one under ``@pytest.mark.empty_database``):
-    a SQLite file, or a PostgreSQL schema."""
-    empty = request.node.get_closest_marker(EMPTY_MARKER) is not None
+    """A URL to a database migrated by the ``crm`` fixture's plugins, for the tests that
+    use ``crm``; an empty one for the others (they build a CRM of their own plugins, whose
+    migrations are theirs to run) and under ``@pytest.mark.empty_database``: a SQLite
+    file, or a PostgreSQL schema."""
+    # A database whose version table records a plugin's branch is refused by a CRM
+    # without that plugin, so only the crm fixture's tests share the migrated template.
+    empty = (
+        request.node.get_closest_marker(EMPTY_MARKER) is not None
+        or "crm" not in request.fixturenames
+    )
     if request.param == "sqlite":
         path = tmp_path / "crm.db"
         if empty:
