@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from crmkit.storage.models import Base
+
 if TYPE_CHECKING:
     from crmkit.core import CRM
 
@@ -281,8 +283,6 @@ class ReusableSchema:
 
 def snapshot(crm: CRM) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every crmkit table, to show that a refused operation changed nothing."""
-    from crmkit.storage.models import Base
-
     with crm.db.connect() as conn:
         return {
             name: sorted(tuple(map(repr, row)) for row in conn.execute(sa.select(table)))

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# pytest loads this plugin in every project where crmkit is installed, whether its tests
+# use crmkit or not: crmkit itself (SQLAlchemy, pydantic, the rules) is imported by the
+# fixtures and hooks that need it, when they run, so that pytest starts as fast as without.
 if TYPE_CHECKING:
     from crmkit.clock import MovableClock
     from crmkit.core import CRM
