@@ -24,8 +24,10 @@ from crmkit.erasure import erased_literals
 from crmkit.facets import Facet, FacetValue
 from crmkit.manifests import load_pack
 from crmkit.packs import Pack
+from crmkit.plugin_api import TransferColumn
 from crmkit.storage.scope import TenantScope
 from crmkit_contacts.erasure import scrub_saved_searches
+from crmkit_contacts.transfer_columns import GROUPS_COLUMN
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
@@ -63,6 +65,11 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 @hookimpl
 def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
     register(files("crmkit_contacts").joinpath("migrations"))
+
+
+@hookimpl
+def crmkit_register_transfer_columns(register: Callable[[TransferColumn], None]) -> None:
+    register(GROUPS_COLUMN)
 
 
 @hookimpl

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, func, insert, literal, select
 from crmkit.errors import NotFoundError, ValidationError
 from crmkit.schemas import ContactOut
 from crmkit.storage import counters
-from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
+from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
 from crmkit.tenant import Tenant
+from crmkit_contacts.tables import GroupMemberRow, GroupRow
 
 _G = GroupRow.__table__.c
 _M = GroupMemberRow.__table__.c
