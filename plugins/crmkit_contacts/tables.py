@@ -20,8 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crmkit.storage.models import Base
-from crmkit.storage.types import UTCDateTime
+from crmkit.plugin_api import Base, UTCDateTime
 
 
 class SegmentRow(Base):
