@@ -48,6 +48,7 @@ from crmkit.storage.models import (
 )
 from crmkit.storage.statistics import ensure_search_statistics
 from crmkit.tenant import Tenant
+from crmkit.transfer.columns import ColumnRegistry
 
 __all__ = ["CRM", "PermitCheck", "pack_fields", "record_pack_changes"]
 
@@ -195,6 +196,8 @@ class CRM:
         # The plugins' history functions (engaged(...)) and migration folders.
         self.condition_macros = MacroRegistry()
         self.migration_locations: list[str] = []
+        # The plugins' list columns of contact imports and exports.
+        self.transfer_columns = ColumnRegistry()
         self._collect_registrations()
         self.schema = Schema(
             facets={f.name: f.value_names for f in self.facets},
@@ -250,6 +253,7 @@ class CRM:
         self.hooks.register_permits(add_permit)
         self.hooks.register_settings(self.declared_settings.register)
         self.hooks.register_condition_macros(self.condition_macros.register)
+        self.hooks.register_transfer_columns(self.transfer_columns.register)
 
         def add_migrations(folder: Any, provider: str) -> None:
             self.migration_locations.append(migration_location(folder, provider))
@@ -512,6 +516,7 @@ class CRM:
             dict(row[2] or {}),
             fields,
             macros=self.schema.macros,
+            columns=self.transfer_columns.columns,
         )
         self._runtimes[name] = runtime
         return runtime

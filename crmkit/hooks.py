@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from crmkit.rules.actions import ActionSpec, Change
     from crmkit.settings import Setting
     from crmkit.storage.scope import TenantScope
+    from crmkit.transfer.columns import TransferColumn
     from crmkit.transports import SmsOutbox
 
     if sys.version_info >= (3, 11):
@@ -46,6 +47,7 @@ HookName = Literal[
     "crmkit_register_commands",
     "crmkit_register_migrations",
     "crmkit_register_condition_macros",
+    "crmkit_register_transfer_columns",
     "crmkit_on_contact_archived",
     "crmkit_erase_contact",
     "crmkit_guard_change",
@@ -133,6 +135,10 @@ class Hooks:
     def register_condition_macros(self, register: Callable[[str, str, str], None]) -> None:
         """``crmkit_register_condition_macros``: ``register(name, condition, provider)``."""
         self._collect("crmkit_register_condition_macros", register)
+
+    def register_transfer_columns(self, register: Callable[[TransferColumn, str], None]) -> None:
+        """``crmkit_register_transfer_columns``: ``register(column, provider)`` per column."""
+        self._collect("crmkit_register_transfer_columns", register)
 
     def register_commands(self, cli: click.Group) -> None:
         """``crmkit_register_commands``: every plugin adds its commands to ``cli``."""

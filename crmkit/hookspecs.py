@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from crmkit.rules.actions import ActionSpec, Change
     from crmkit.settings import Setting
     from crmkit.storage.scope import TenantScope
+    from crmkit.transfer.columns import TransferColumn
     from crmkit.transports import SmsOutbox
 
     if sys.version_info >= (3, 11):
@@ -109,6 +110,23 @@ def crmkit_register_condition_macros(register: Callable[[str, str], None]) -> No
     what the matching event must satisfy. Names are lower-case words; a name
     registered twice, or ``had_event``, is an error naming the plugins. A search using
     an unregistered function fails naming it. Returns nothing; all implementations run.
+    """
+
+
+@hookspec
+def crmkit_register_transfer_columns(register: Callable[[TransferColumn], None]) -> None:
+    """Add list columns to contact imports and exports (a pack's groups, for example).
+
+    Called once when the CRM is built. ``register(column)`` with a
+    :class:`crmkit.plugin_api.TransferColumn`: its ``name`` (a lower-case word that is
+    not a built-in target) becomes an import target and its ``synonyms`` headers that
+    suggest it; a cell holds names separated by ``,`` or ``;``, each passed through
+    ``column.clean``. Each import batch calls ``column.write(connection, scope, wanted,
+    now)`` in its own transaction with the (contact id, names) pairs of its rows and
+    counts the contacts it returns as updated; an export adds the column after ``tags``
+    and fills it from ``column.read(connection, scope, contact_ids)``. A name
+    registered twice is an error naming both plugins. Returns nothing; all
+    implementations run.
     """
 
 

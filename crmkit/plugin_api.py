@@ -36,6 +36,9 @@ What is here, by concern:
   :class:`UTCDateTime`, :func:`allocate_id`, and the core tables a plugin may join
   (:class:`ContactRow`, :class:`ContactFacetRow`, :class:`EventRow`,
   :class:`TransitionRow`, :class:`TenantRow`);
+* bulk writes: :class:`BulkWriter`, :func:`one_of` (a ``column IN (...)`` test of at
+  most :data:`ROWS_PER_ROUND` values), :func:`ids_by_name`;
+* imports and exports: :class:`TransferColumn` (``crmkit_register_transfer_columns``);
 * conditions: :class:`Schema`, :func:`build_filter`, :func:`quote`;
 * erasure: :data:`ERASED`, :func:`erased_literals`, :func:`literal_pattern`;
 * commands (``crmkit_register_commands``): :data:`JSON_OPTION`, :func:`current_tenant`,
@@ -92,7 +95,9 @@ from crmkit.rules.actions import (
 )
 from crmkit.schemas import ContactOut, IngestSummary, TransitionOut
 from crmkit.settings import Setting
+from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.counters import allocate as allocate_id
+from crmkit.storage.lists import ROWS_PER_ROUND, one_of
 from crmkit.storage.models import (
     Base,
     ContactFacetRow,
@@ -105,16 +110,20 @@ from crmkit.storage.scope import TenantScope
 from crmkit.storage.types import UTCDateTime
 from crmkit.templating import render_pack_template
 from crmkit.tenant import Tenant
+from crmkit.transfer.columns import TransferColumn
+from crmkit.transfer.lookups import ids_by_name
 
 __all__ = [
     "CRM",
     "ERASED",
     "JSON_OPTION",
+    "ROWS_PER_ROUND",
     "ActionError",
     "ActionSpec",
     "AddScore",
     "AddTag",
     "Base",
+    "BulkWriter",
     "BusyError",
     "CRMError",
     "Change",
@@ -145,6 +154,7 @@ __all__ = [
     "Tenant",
     "TenantRow",
     "TenantScope",
+    "TransferColumn",
     "TransitionOut",
     "TransitionRow",
     "UTCDateTime",
@@ -161,9 +171,11 @@ __all__ = [
     "facet_colours",
     "fail",
     "hookimpl",
+    "ids_by_name",
     "line",
     "literal_pattern",
     "load_pack",
+    "one_of",
     "print_json",
     "printable",
     "quote",

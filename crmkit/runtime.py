@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmkit.conditions.ast import Node, paths
 from crmkit.conditions.durable import tag_key, typed_keys
@@ -17,6 +17,9 @@ from crmkit.facets import Facet
 from crmkit.field_types import FieldSpec
 from crmkit.packs import Pack
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset
+
+if TYPE_CHECKING:
+    from crmkit.transfer.columns import TransferColumn
 
 SEARCH_CACHE_SIZE = 512
 # Distinct combinations of fired rules remembered per runtime (see ``firing``).
@@ -59,6 +62,8 @@ class TenantRuntime:
     fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     # The plugins' history functions searches may use (Schema.macros).
     macros: Mapping[str, Node] = field(default_factory=dict)
+    # The plugins' list columns of imports and exports, by name.
+    columns: Mapping[str, TransferColumn] = field(default_factory=dict)
     # Parsed search expressions: a saved search or a page of results runs the same text
     # again and again; the runtime is rebuilt (and this emptied) when the config changes.
     _searches: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
@@ -79,6 +84,7 @@ class TenantRuntime:
         settings: Mapping[str, Any],
         fields: Mapping[str, FieldSpec] | None = None,
         macros: Mapping[str, Node] | None = None,
+        columns: Mapping[str, TransferColumn] | None = None,
     ) -> TenantRuntime:
         used: set[str] = set()
         tags: set[str] = set()
@@ -114,6 +120,7 @@ class TenantRuntime:
             tuple((tag, tag_key(tag)) for tag in sorted(tags)),
             dict(fields or {}),
             dict(macros or {}),
+            dict(columns or {}),
         )
 
     def search_schema(self) -> Schema:

@@ -3,6 +3,7 @@ archiving and erasing a contact does to their data."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from support import FrozenClock
 
 from crmkit import CRM, hookimpl
 from crmkit.editing import erase_contact
-from crmkit.errors import ConditionError, ConfigError, PluginError
+from crmkit.errors import ConditionError, ConfigError, PluginError, ValidationError
+from crmkit.plugin_api import TransferColumn
 
 REVISION = """
 import sqlalchemy as sa
@@ -156,3 +158,108 @@ def test_archive_and_erase_run_the_plugins_hooks(db_url: str) -> None:
     assert watcher.erased == [(ada, "ada@example.com")]
     assert removed["watch_notes"] == 2 and removed["contacts"] == 1
     crm.close()
+
+
+# ------------------------------------------------------------ import/export columns
+# What the test column "wrote": (tenant id, contact id) to labels, as a plugin's table.
+LABELS: dict[tuple[int, int], list[str]] = {}
+
+
+def clean_label(text: str) -> str:
+    label = text.strip().lower()
+    if label == "bad":
+        raise ValueError(f"{text!r} is not a label")
+    return label
+
+
+def write_labels(connection: sa.Connection, scope: Any, wanted: Any, now: Any) -> set[int]:
+    assert connection.in_transaction()
+    changed = set()
+    for contact_id, labels in wanted:
+        have = LABELS.setdefault((scope.tenant_id, contact_id), [])
+        for label in labels:
+            if label not in have:
+                have.append(label)
+                changed.add(contact_id)
+    return changed
+
+
+def read_labels(connection: sa.Connection, scope: Any, ids: Any) -> dict[int, list[str]]:
+    return {
+        contact_id: sorted(labels)
+        for (tenant_id, contact_id), labels in LABELS.items()
+        if tenant_id == scope.tenant_id and contact_id in ids
+    }
+
+
+class Labels:
+    @hookimpl
+    def crmkit_register_transfer_columns(self, register: Callable[[Any], None]) -> None:
+        register(
+            TransferColumn(
+                "badges", clean_label, write_labels, read_labels, synonyms=("badge", "marks")
+            )
+        )
+
+
+def test_a_transfer_column_is_imported_and_exported(tmp_path: Path) -> None:
+    LABELS.clear()
+    crm = CRM(f"sqlite:///{tmp_path / 'c.db'}", load_entry_points=False, plugins=[Labels()])
+    crm.migrate()
+    tenant = crm.configure_tenant("t", [])
+    source = tmp_path / "people.csv"
+    source.write_text(
+        "First name,Email,Marks,Badge\n"
+        'Ada,ada@example.com,"VIP; Blue",blue\n'
+        "Bob,bob@example.com,bad,\n",
+        encoding="utf-8",
+    )
+    summary = tenant.import_contacts(source)
+    assert (summary.created, summary.failed) == (1, 1)  # a bad cell refuses its row
+    (ada,) = (c.id for c in tenant.list_contacts())
+    assert [(contact_id, labels) for (_, contact_id), labels in LABELS.items()] == [
+        (ada, ["vip", "blue"])
+    ]
+    assert [(e.row, e.column, e.value) for e in summary.errors] == [(3, "Marks", "bad")]
+    # Again, with one more label: Ada counts as updated, though nothing else changed.
+    source.write_text("Email,badges\nada@example.com,green\n", encoding="utf-8")
+    again = tenant.import_contacts(source, match="email")
+    assert (again.created, again.updated) == (0, 1)
+    out = tmp_path / "out.csv"
+    assert tenant.export_contacts(out) == 1
+    header, row = csv.reader(out.read_text(encoding="utf-8").splitlines())
+    assert header[header.index("tags") + 1] == "badges"
+    assert row[header.index("badges")] == "blue, green, vip"
+    crm.close()
+
+
+def test_without_its_plugin_a_transfer_column_is_no_target(tmp_path: Path) -> None:
+    crm = CRM(f"sqlite:///{tmp_path / 'c.db'}", load_entry_points=False)
+    crm.migrate()
+    tenant = crm.configure_tenant("t", [])
+    source = tmp_path / "people.csv"
+    source.write_text("First name,Groups\nAda,VIP\n", encoding="utf-8")
+    summary = tenant.import_contacts(source)
+    assert summary.created == 1 and summary.unmapped == ["Groups"]
+    with pytest.raises(ValidationError, match="column 'Groups': unknown target 'groups'"):
+        tenant.import_contacts(source, mapping={"Groups": "groups"}, again=True)
+    out = tmp_path / "out.csv"
+    tenant.export_contacts(out)
+    assert "groups" not in out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    crm.close()
+
+
+def test_a_transfer_column_is_checked_when_registered() -> None:
+    def plugin(name: str) -> object:
+        class Column:
+            @hookimpl
+            def crmkit_register_transfer_columns(self, register: Callable[[Any], None]) -> None:
+                register(TransferColumn(name, clean_label, write_labels, read_labels))
+
+        return Column()
+
+    with pytest.raises(PluginError, match="'badges' is registered by both"):
+        CRM("sqlite://", plugins=[Labels(), plugin("badges")], load_entry_points=False)
+    for bad in ("tags", "first_name", "Badges", "facets"):
+        with pytest.raises(PluginError, match=f"transfer column named '{bad}'"):
+            CRM("sqlite://", plugins=[plugin(bad)], load_entry_points=False)

@@ -325,42 +325,6 @@ class ProjectContactRow(Base):
         return f"ProjectContactRow({self.project_id!r}, {self.contact_id!r}, {self.role!r})"
 
 
-class GroupRow(Base):
-    """A named set of contacts, chosen by hand or added from a filter."""
-
-    __tablename__ = "contact_groups"
-
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
-
-    def __repr__(self) -> str:
-        return f"GroupRow({self.id!r}, {self.name!r})"
-
-
-class GroupMemberRow(Base):
-    __tablename__ = "group_members"
-
-    tenant_id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "group_id"], ["contact_groups.tenant_id", "contact_groups.id"]
-        ),
-        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
-        Index(None, "tenant_id", "contact_id"),
-    )
-
-    def __repr__(self) -> str:
-        return f"GroupMemberRow({self.group_id!r}, {self.contact_id!r})"
-
-
 class CustomFieldRow(Base):
     """A field of the tenant's own, offered on every contact's profile."""
 

@@ -4,21 +4,20 @@ Cells a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...) get a
 leading quote in CSV, which the import removes again (:mod:`crmkit.transfer.cells`); in
 XLSX every text cell is written as text, never as a formula.
 
-The header row names the import targets (``first_name``, ``tags``, ``facets.role``,
-``fields.deal_size``...), so importing an export maps every column by itself; with
-``--match id`` it updates the same contacts. Contacts are read a page at a time in id
-order, and XLSX is written by openpyxl's write-only workbook, so memory stays flat.
+The header row names the import targets (``first_name``, ``tags``, the list columns
+plugins add (:mod:`crmkit.transfer.columns`), ``facets.NAME``, ``fields.NAME``...), so
+importing an export maps every column by itself; with ``--match id`` it updates the
+same contacts. Contacts are read a page at a time in id order, and XLSX is written by
+openpyxl's write-only workbook, so memory stays flat.
 """
 
 from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
-
-from sqlalchemy import Connection
 
 from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.contact_pages import contacts_from_rows, page_query
@@ -26,9 +25,9 @@ from crmkit.contacts_service import contact_filter
 from crmkit.context import TenantContext
 from crmkit.errors import ValidationError
 from crmkit.files_private import make_private, open_private
+from crmkit.runtime import TenantRuntime
 from crmkit.schemas import ContactOut
-from crmkit.storage.lists import one_of
-from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
+from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
 from crmkit.transfer.cells import escape_formula
 from crmkit.transfer.rows import join_list
@@ -36,8 +35,8 @@ from crmkit.transfer.rows import join_list
 ExportFormat = Literal["csv", "xlsx"]
 PAGE = 5000
 _C = ContactRow.__table__.c
-_G = GroupRow.__table__.c
-_M = GroupMemberRow.__table__.c
+# One page: its contacts, and for each plugin list column the names of each contact.
+Page = tuple[list[ContactOut], list[Mapping[int, Sequence[str]]]]
 
 
 def export_format(path: Path | None, given: str | None) -> ExportFormat:
@@ -48,10 +47,8 @@ def export_format(path: Path | None, given: str | None) -> ExportFormat:
     return "xlsx" if choice == "xlsx" else "csv"
 
 
-def _pages(
-    ctx: TenantContext, where: str | None, archived: bool | None
-) -> Iterator[tuple[list[ContactOut], dict[int, list[str]]]]:
-    """Pages of matching contacts with the names of the groups each is in."""
+def _pages(ctx: TenantContext, where: str | None, archived: bool | None) -> Iterator[Page]:
+    """Pages of matching contacts with their names in each plugin list column."""
     last = 0
     while True:
         with ctx.db.connect() as conn:
@@ -64,27 +61,19 @@ def _pages(
             contacts = contacts_from_rows(conn.execute(stmt.order_by(_C.id).limit(PAGE)).all())
             if not contacts:
                 return
-            groups = _groups(conn, TenantScope(runtime.tenant_id), [c.id for c in contacts])
-        yield contacts, groups
+            scope = TenantScope(runtime.tenant_id)
+            ids = [c.id for c in contacts]
+            lists = [column.read(conn, scope, ids) for column in runtime.columns.values()]
+        yield contacts, lists
         last = contacts[-1].id
 
 
-def _groups(conn: Connection, scope: TenantScope, ids: Sequence[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    rows = conn.execute(
-        scope.select(_M.contact_id, _G.name)
-        .join_from(
-            GroupMemberRow, GroupRow, (_G.tenant_id == _M.tenant_id) & (_G.id == _M.group_id)
-        )
-        .where(one_of(conn, _M.contact_id, ids))
-        .order_by(_M.contact_id, _G.name)
-    )
-    for contact_id, name in rows:
-        found.setdefault(contact_id, []).append(name)
-    return found
+def _names(lists: Sequence[Mapping[int, Sequence[str]]], contact_id: int) -> list[Sequence[str]]:
+    """A contact's names in each plugin list column (none where it has none)."""
+    return [names.get(contact_id, ()) for names in lists]
 
 
-def _header(facets: Sequence[str], fields: Sequence[str]) -> list[str]:
+def _header(runtime: TenantRuntime, facets: Sequence[str], fields: Sequence[str]) -> list[str]:
     return [
         "id",
         "first_name",
@@ -93,7 +82,7 @@ def _header(facets: Sequence[str], fields: Sequence[str]) -> list[str]:
         "account",
         "ok_to_sms",
         "tags",
-        "groups",
+        *runtime.columns,
         *(f"facets.{name}" for name in facets),
         *(f"fields.{name}" for name in fields),
     ]
@@ -115,7 +104,7 @@ def _text_cell(value: Any) -> Any:
 
 def _row(
     contact: ContactOut,
-    groups: list[str],
+    lists: Sequence[Sequence[str]],
     facets: Sequence[str],
     fields: Sequence[str],
     native: bool,
@@ -130,7 +119,7 @@ def _row(
         cell(contact.account),
         cell(contact.ok_to_sms),
         join_list(contact.tags),
-        join_list(groups),
+        *(join_list(names) for names in lists),
         *(cell(contact.facets.get(name)) for name in facets),
         *(cell(contact.fields.get(name)) for name in fields),
     ]
@@ -155,7 +144,7 @@ def export_contacts(
             contact_filter(ctx, conn, where, runtime)  # a bad expression fails here
     facets = list(runtime.facets)
     fields = list(runtime.fields)
-    header = _header(facets, fields)
+    header = _header(runtime, facets, fields)
     pages = _pages(ctx, where, archived)
     if fmt == "xlsx":
         if path is None:
@@ -170,16 +159,16 @@ def export_contacts(
 def _write_csv(
     stream: IO[str],
     header: list[str],
-    pages: Iterator[tuple[list[ContactOut], dict[int, list[str]]]],
+    pages: Iterator[Page],
     facets: Sequence[str],
     fields: Sequence[str],
 ) -> int:
     writer = csv.writer(stream)
     writer.writerow(header)
     count = 0
-    for contacts, groups in pages:
+    for contacts, lists in pages:
         writer.writerows(
-            [escape_formula(v) for v in _row(c, groups.get(c.id, []), facets, fields, False)]
+            [escape_formula(v) for v in _row(c, _names(lists, c.id), facets, fields, False)]
             for c in contacts
         )
         count += len(contacts)
@@ -189,7 +178,7 @@ def _write_csv(
 def _write_xlsx(
     path: Path,
     header: list[str],
-    pages: Iterator[tuple[list[ContactOut], dict[int, list[str]]]],
+    pages: Iterator[Page],
     facets: Sequence[str],
     fields: Sequence[str],
 ) -> int:
@@ -201,10 +190,10 @@ def _write_xlsx(
     sheet = book.create_sheet("Contacts")
     sheet.append(header)
     count = 0
-    for contacts, groups in pages:
+    for contacts, lists in pages:
         for contact in contacts:
             cells = []
-            for value in _row(contact, groups.get(contact.id, []), facets, fields, native=True):
+            for value in _row(contact, _names(lists, contact.id), facets, fields, native=True):
                 cell = WriteOnlyCell(sheet, value)
                 if isinstance(value, str):
                     # Text stays text: "=..." must not become a formula in Excel.

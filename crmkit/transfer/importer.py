@@ -43,7 +43,7 @@ from crmkit.profile_values import PhoneCheck, add_custom_fields, line_type
 from crmkit.recording import ingest, young_gc_only
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
-from crmkit.storage.statistics import GrowthStatistics
+from crmkit.storage.statistics import IMPORT_TABLES, GrowthStatistics
 from crmkit.transfer import journal, lookups
 from crmkit.transfer.cells import unescape_formula
 from crmkit.transfer.files import Cell, TableFile, open_table
@@ -135,7 +135,9 @@ def preview(
 ) -> list[dict[str, Any]]:
     """The first ``rows`` data rows as the mapping reads them (target label to value),
     with ``errors`` for cells that would be refused. Reads only those rows."""
-    cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), None)
+    cleaner = RowCleaner(
+        mapping, dict(runtime.facets), region_of(runtime.settings), None, runtime.columns
+    )
     out: list[dict[str, Any]] = []
     for number, cells in table.rows():
         cleaned = cleaner.clean(number, cells, len(table.header))
@@ -188,11 +190,15 @@ class _ImportRun:
         self.options = options
         self.match = match
         self.progress = progress
-        self.cleaner = RowCleaner(mapping, dict(runtime.facets), region_of(runtime.settings), match)
+        self.cleaner = RowCleaner(
+            mapping, dict(runtime.facets), region_of(runtime.settings), match, runtime.columns
+        )
         self.cause = Cause("import", actor=options.actor or table.path.name)
         self.tenant_id = runtime.tenant_id
         self.entry = journal.Run(id=0, status=journal.RUNNING, last_row=0, started_at=ctx.clock())
-        self.statistics = GrowthStatistics()
+        # The tables an import grows: the core's, then the plugin list columns'.
+        grown = (t for c in runtime.columns.values() for t in c.tables)
+        self.statistics = GrowthStatistics((*IMPORT_TABLES, *dict.fromkeys(grown)))
         known = set(runtime.fields)
         self.new_fields = [spec for spec in mapping.new_fields if spec.name not in known]
         self.summary = ImportSummary(
@@ -441,7 +447,8 @@ class _ImportRun:
         created_by_key: dict[Any, int] = {}
         written = _Written()
         outcome: dict[int, tuple[int, bool, bool]] = {}  # row: (contact, created, changed)
-        groups: list[tuple[int, list[str]]] = []
+        # A plugin list column's name to the (contact, names) of the batch's rows.
+        lists: dict[str, list[tuple[int, list[str]]]] = {}
         for row in rows:
             contact_id = found.get(row.key) if row.key is not None else None
             if contact_id is None and row.key is not None:
@@ -467,15 +474,18 @@ class _ImportRun:
             except RowRefused as exc:
                 self._fail(row, [(self._column(exc.target), exc.value, exc.reason)])
                 continue
-            if row.groups:
-                groups.append((contact_id, row.groups))
+            for column, given in row.columns.items():
+                if given:
+                    lists.setdefault(column, []).append((contact_id, given))
         update.write(
             conn,
             scope,
             after_changes(ctx, runtime, outbox, now=now),
             lambda: self.statistics.wrote(conn, len(rows)),
         )
-        joined = lookups.join_groups(conn, runtime, groups, now)
+        joined: set[int] = set()
+        for name, wanted in lists.items():
+            joined.update(runtime.columns[name].write(conn, scope, wanted, now))
         self._count(outcome, joined, written)
         written.created = update.new
         return written

@@ -1,10 +1,13 @@
-"""What an import batch looks up or creates by name: matched contacts, accounts, groups."""
+"""What an import batch looks up or creates by name: matched contacts and accounts.
+
+:func:`ids_by_name` also serves plugins' list columns (names of rows they own).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -12,18 +15,13 @@ from crmkit.runtime import TenantRuntime
 from crmkit.storage import counters
 from crmkit.storage.bulk import BulkWriter
 from crmkit.storage.lists import ROWS_PER_ROUND, one_of
-from crmkit.storage.models import AccountRow, ContactRow, GroupMemberRow, GroupRow
+from crmkit.storage.models import AccountRow, Base, ContactRow
 from crmkit.storage.scope import TenantScope
-
-if TYPE_CHECKING:
-    pass
 
 # Field types whose values can identify a contact (``--match fields.NAME``).
 MATCHABLE_TYPES = ("text", "email", "phone", "url", "choice", "integer")
 _C = ContactRow.__table__.c
 _A = AccountRow.__table__.c
-_G = GroupRow.__table__.c
-_M = GroupMemberRow.__table__.c
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -57,18 +55,19 @@ def existing(
     return found
 
 
-def _ids_by_name(
+def ids_by_name(
     conn: Connection,
-    runtime: TenantRuntime,
-    model: type[AccountRow] | type[GroupRow],
+    scope: TenantScope,
+    model: type[Base],
     counter: str,
     extra: dict[str, Any],
     names: Collection[str],
     now: datetime,
 ) -> dict[str, int]:
-    """Ids of accounts or groups by name, creating those that do not exist yet (with
-    the ``extra`` column values)."""
-    scope = TenantScope(runtime.tenant_id)
+    """Ids of a tenant's named rows (accounts, a plugin's groups...) by name, creating
+    those that do not exist yet: ``model`` has ``tenant_id``, ``id`` (allocated from
+    the tenant's ``counter``), ``name``, the ``extra`` columns (given these values) and
+    ``created_at``."""
     table = model.__table__.c
     wanted = sorted(names)
     found: dict[str, int] = {}
@@ -81,10 +80,10 @@ def _ids_by_name(
         )
     missing = [name for name in wanted if name not in found]
     if missing:
-        first = counters.allocate(conn, runtime.tenant_id, counter, len(missing))
+        first = counters.allocate(conn, scope.tenant_id, counter, len(missing))
         columns = ("tenant_id", "id", "name", *extra, "created_at")
         rows = [
-            (runtime.tenant_id, first + i, name, *extra.values(), now)
+            (scope.tenant_id, first + i, name, *extra.values(), now)
             for i, name in enumerate(missing)
         ]
         BulkWriter(conn).insert(model, columns, rows)
@@ -96,37 +95,5 @@ def accounts(
     conn: Connection, runtime: TenantRuntime, names: Collection[str], now: datetime
 ) -> dict[str, int]:
     """Account ids by name, creating the accounts that do not exist yet."""
-    return _ids_by_name(conn, runtime, AccountRow, "account", {"fields": {}}, names, now)
-
-
-def join_groups(
-    conn: Connection,
-    runtime: TenantRuntime,
-    wanted: Sequence[tuple[int, Sequence[str]]],
-    now: datetime,
-) -> set[int]:
-    """Put contacts in groups by name (creating missing groups); return the contacts
-    that joined a group they were not in."""
-    if not wanted:
-        return set()
     scope = TenantScope(runtime.tenant_id)
-    names = {name for _, groups in wanted for name in groups}
-    ids = _ids_by_name(conn, runtime, GroupRow, "group", {"description": ""}, names, now)
-    contacts = sorted({contact_id for contact_id, _ in wanted})
-    present: set[tuple[int, int]] = set()
-    for chunk in _chunks(contacts):
-        present.update(
-            (group_id, contact_id)
-            for group_id, contact_id in conn.execute(
-                scope.select(_M.group_id, _M.contact_id).where(one_of(conn, _M.contact_id, chunk))
-            )
-        )
-    joins: list[tuple[int, int, int]] = []
-    for contact_id, groups in wanted:
-        for name in groups:
-            pair = (ids[name], contact_id)
-            if pair not in present:
-                present.add(pair)
-                joins.append((runtime.tenant_id, *pair))
-    BulkWriter(conn).insert(GroupMemberRow, ("tenant_id", "group_id", "contact_id"), joins)
-    return {contact_id for _, _, contact_id in joins}
+    return ids_by_name(conn, scope, AccountRow, "account", {"fields": {}}, names, now)

@@ -6,8 +6,9 @@ A target is one of:
   ``city``, ``state``, ``country``, ``industry``, ``lead_source``, ``ok_to_sms``;
 * ``name``: a full name, split at its last space into first and last name;
 * ``id``: the contact's id, used only to match (``--match id``);
-* ``tags`` or ``groups``: names separated by ``,`` or ``;`` (a name holding either is
-  written in double quotes); several columns may map to them;
+* ``tags``, or a list column a plugin adds (:mod:`crmkit.transfer.columns`): names
+  separated by ``,`` or ``;`` (a name holding either is written in double quotes);
+  several columns may map to them;
 * ``facets.NAME`` (or just the facet's name): a facet value, by name or label;
 * ``fields.NAME``: a profile field; an unknown name adds a custom field, of type text
   unless written ``fields.NAME:TYPE``;
@@ -34,7 +35,7 @@ from crmkit.runtime import TenantRuntime
 
 SKIP = "-"
 ATTRIBUTES = ("first_name", "last_name", *PROFILE_FIELDS, "account", "ok_to_sms")
-LISTS = ("tags", "groups")
+LISTS = ("tags",)
 SPECIAL = ("name", "id")
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "first_name": ("first", "firstname", "given_name", "fname", "forename"),
@@ -57,8 +58,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "lead_source": ("source",),
     "ok_to_sms": ("sms_ok", "sms_opt_in", "sms_consent", "ok_to_text"),
     "tags": ("tag", "labels"),
-    "groups": ("group", "lists"),
 }
+# The kind of a target that is a plugin's list column (its name is the column's).
+PLUGIN_LIST = "column"
+# Kinds that take names from many columns.
+LIST_KINDS = (*LISTS, PLUGIN_LIST)
 
 
 def header_key(text: str) -> str:
@@ -68,8 +72,9 @@ def header_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """Where one column goes. ``kind`` is attribute, name, id, tags, groups, facet,
-    field; ``name`` the attribute, facet or field name; ``spec`` a field's spec."""
+    """Where one column goes. ``kind`` is attribute, name, id, tags, column (a
+    plugin's list column), facet, field; ``name`` the attribute, plugin column, facet
+    or field name; ``spec`` a field's spec."""
 
     kind: str
     name: str
@@ -136,6 +141,8 @@ def parse_target(text: str, runtime: TenantRuntime, column: str) -> Target | Non
         return Target(lowered, lowered)
     if lowered in LISTS:
         return Target(lowered, lowered)
+    if lowered in runtime.columns:
+        return Target(PLUGIN_LIST, lowered)
     prefix, dot, rest = raw.partition(".")
     if (dot and prefix.lower() == "facets") or raw in runtime.facets:
         facet = rest if dot else raw
@@ -149,7 +156,8 @@ def parse_target(text: str, runtime: TenantRuntime, column: str) -> Target | Non
         return Target("field", *_field(rest, runtime, column))
     raise ValidationError(
         f"column {column!r}: unknown target {raw!r} (use one of "
-        f"{', '.join((*ATTRIBUTES, *SPECIAL, *LISTS))}, facets.NAME, fields.NAME[:TYPE] or -)"
+        f"{', '.join((*ATTRIBUTES, *SPECIAL, *LISTS, *runtime.columns))}, facets.NAME, "
+        "fields.NAME[:TYPE] or -)"
     )
 
 
@@ -168,7 +176,7 @@ def _field(text: str, runtime: TenantRuntime, column: str) -> tuple[str, FieldSp
                 f"column {column!r}: field {name!r} already exists with type {known.type}"
             )
         return name, known
-    if name in ATTRIBUTES or name in (*SPECIAL, *LISTS, "facets", "fields"):
+    if name in ATTRIBUTES or name in (*SPECIAL, *LISTS, *runtime.columns, "facets", "fields"):
         raise ValidationError(
             f"column {column!r}: {name!r} is a built-in attribute; map it as {name}, not a field"
         )
@@ -197,6 +205,10 @@ def suggest(header: str, runtime: TenantRuntime) -> Target | None:
         names = (target, *SYNONYMS.get(target, ()))
         if key in names or compact in {name.replace("_", "") for name in names}:
             return Target("attribute" if target in ATTRIBUTES else target, target)
+    for column in runtime.columns.values():
+        names = (column.name, *column.synonyms)
+        if key in names or compact in {name.replace("_", "") for name in names}:
+            return Target(PLUGIN_LIST, column.name)
     for facet in runtime.facets.values():
         if key in (facet.name, header_key(facet.label)):
             return Target("facet", facet.name)
@@ -288,7 +300,7 @@ def _drop_repeats(columns: list[Column], chosen: Mapping[str, str]) -> list[str]
     dropped: list[str] = []
     kept: dict[str, Column] = {}
     for column in columns:
-        if column.target.kind in LISTS:
+        if column.target.kind in LIST_KINDS:
             continue
         first = kept.get(column.target.label)
         if first is None:

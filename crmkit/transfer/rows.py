@@ -9,10 +9,10 @@ phone a provider looks up) is decided by the importer afterwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -22,7 +22,10 @@ from crmkit.phones import parse_phone_type
 from crmkit.schemas import ContactIn, ContactPatch, clean_tag
 from crmkit.storage.types import INT64_MAX
 from crmkit.transfer.files import Cell, ProblemRow
-from crmkit.transfer.mapping import ColumnMapping
+from crmkit.transfer.mapping import PLUGIN_LIST, ColumnMapping
+
+if TYPE_CHECKING:
+    from crmkit.transfer.columns import TransferColumn
 
 # An item of a list cell: a double-quoted name ("" is a quote inside it) or plain text,
 # with spaces around either, then a separator or the end. A quote that does not close
@@ -108,7 +111,8 @@ class CleanRow:
     fields: dict[str, Any] = field(default_factory=dict)
     facets: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
+    # A plugin list column's name to the row's names for it (in order, no repeats).
+    columns: dict[str, list[str]] = field(default_factory=dict)
     key: Any = None
     errors: list[tuple[str, str, str]] = field(default_factory=list)
     blank: bool = False
@@ -123,13 +127,17 @@ class RowCleaner:
         facets: dict[str, Facet],
         region: str,
         match: str | None,
+        columns: Mapping[str, TransferColumn] | None = None,
     ) -> None:
+        columns = columns or {}
         self.region = region
         self.match = match
         self.attributes: list[tuple[int, str, str]] = []  # (index, column, attribute)
         self.name_column: tuple[int, str] | None = None
         self.id_column: tuple[int, str] | None = None
         self.lists: list[tuple[int, str, str]] = []
+        # (index, column, plugin column name, its clean function)
+        self.plugin_lists: list[tuple[int, str, str, Callable[[str], str]]] = []
         self.facets: list[tuple[int, str, str, dict[str, str], Facet]] = []
         self.fields: list[tuple[int, str, FieldSpec]] = []
         # Which column holds an attribute, for pydantic's errors.
@@ -144,8 +152,11 @@ class RowCleaner:
                 self.column_of["first_name"] = self.column_of["last_name"] = column.name
             elif target.kind == "id":
                 self.id_column = (column.index, column.name)
-            elif target.kind in ("tags", "groups"):
+            elif target.kind == "tags":
                 self.lists.append((column.index, column.name, target.kind))
+            elif target.kind == PLUGIN_LIST:
+                clean = columns[target.name].clean
+                self.plugin_lists.append((column.index, column.name, target.name, clean))
             elif target.kind == "facet":
                 facet = facets[target.name]
                 lookup = {v.name.lower(): v.name for v in facet.values}
@@ -176,17 +187,10 @@ class RowCleaner:
         if len(cells) < self.width:
             cells = [*cells, *([None] * (self.width - len(cells)))]
         self._attributes(out, cells)
-        for index, column, kind in self.lists:
-            text = cell_text(cells[index])
-            target = out.tags if kind == "tags" else out.groups
-            for item in split_list(text):
-                try:
-                    name = clean_tag(item) if kind == "tags" else _group_name(item)
-                except ValueError as exc:
-                    out.errors.append((column, item, str(exc)))
-                    continue
-                if name not in target:
-                    target.append(name)
+        for index, column, _kind in self.lists:
+            _names(out, column, cell_text(cells[index]), clean_tag, out.tags)
+        for index, column, name, clean in self.plugin_lists:
+            _names(out, column, cell_text(cells[index]), clean, out.columns.setdefault(name, []))
         for index, column, facet_name, lookup, facet in self.facets:
             text = cell_text(cells[index])
             if not text:
@@ -281,11 +285,19 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _group_name(text: str) -> str:
-    name = text.strip()
-    if not name or len(name) > 200:
-        raise ValueError(f"invalid group {text!r}: group names are 1 to 200 characters")
-    return name
+def _names(
+    out: CleanRow, column: str, text: str, clean: Callable[[str], str], target: list[str]
+) -> None:
+    """Add the names of a list cell to ``target``, each cleaned; a bad one is an error
+    of the cell (and left out)."""
+    for item in split_list(text):
+        try:
+            name = clean(item)
+        except ValueError as exc:
+            out.errors.append((column, item, str(exc)))
+            continue
+        if name not in target:
+            target.append(name)
 
 
 def clean_batch(

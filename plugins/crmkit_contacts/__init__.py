@@ -23,6 +23,7 @@ from crmkit.plugin_api import (
     Facet,
     Pack,
     TenantScope,
+    TransferColumn,
     erased_literals,
     hookimpl,
     load_pack,
@@ -31,6 +32,7 @@ from crmkit_contacts.commands import group, lead, noun, segment
 from crmkit_contacts.erasure import scrub_saved_searches
 from crmkit_contacts.facets import LEAD_STATUS
 from crmkit_contacts.search_command import search
+from crmkit_contacts.transfer_columns import GROUPS_COLUMN
 
 if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
@@ -51,6 +53,11 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 @hookimpl
 def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
     register(files("crmkit_contacts").joinpath("migrations"))
+
+
+@hookimpl
+def crmkit_register_transfer_columns(register: Callable[[TransferColumn], None]) -> None:
+    register(GROUPS_COLUMN)
 
 
 @hookimpl

@@ -11,12 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, literal, select
 
-from crmkit.errors import NotFoundError, ValidationError
-from crmkit.schemas import ContactOut
-from crmkit.storage import counters
-from crmkit.storage.models import ContactRow, GroupMemberRow, GroupRow
-from crmkit.storage.scope import TenantScope
-from crmkit.tenant import Tenant
+from crmkit.plugin_api import (
+    ContactOut,
+    ContactRow,
+    NotFoundError,
+    Tenant,
+    TenantScope,
+    ValidationError,
+    allocate_id,
+)
+from crmkit_contacts.tables import GroupMemberRow, GroupRow
 
 _G = GroupRow.__table__.c
 _M = GroupMemberRow.__table__.c
@@ -43,7 +47,7 @@ class Groups:
             scope = self._scope(conn)
             if conn.scalar(scope.select(_G.id).where(_G.name == name)) is not None:
                 raise ValidationError(f"group {name!r} already exists")
-            group_id = counters.allocate(conn, scope.tenant_id, "group")
+            group_id = allocate_id(conn, scope.tenant_id, "group")
             conn.execute(
                 scope.insert(GroupRow),
                 scope.rows(

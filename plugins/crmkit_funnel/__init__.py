@@ -22,15 +22,7 @@ from typing import Any
 import click
 from sqlalchemy import Connection
 
-from crmkit.plugin_api import (
-    ChangeContext,
-    Facet,
-    Pack,
-    Setting,
-    TenantScope,
-    hookimpl,
-    load_pack,
-)
+from crmkit.plugin_api import ChangeContext, Facet, Pack, Setting, TenantScope, hookimpl, load_pack
 from crmkit_funnel.commands import funnel, portal
 from crmkit_funnel.company import follow_the_account
 from crmkit_funnel.portal import (
