@@ -369,7 +369,7 @@ def test_template_variables_are_printed_never_evaluated(
         return
     try:
         _, text = compose(
-            tenant,
+            tenant.context,
             contact,
             "text",
             body=None,

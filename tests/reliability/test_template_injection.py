@@ -81,7 +81,7 @@ def test_a_contact_holding_template_syntax_is_printed_not_run(acme: Tenant, crm:
     name = "{{ 7*7 }}{% raw %}<b>"
     contact = acme.add_contact({"first_name": name, "last_name": "{{ config }}"})
     _, text = compose(
-        acme,
+        acme.context,
         contact,
         "text",
         body=None,
