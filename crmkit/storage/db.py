@@ -187,7 +187,7 @@ def _first_line(exc: DBAPIError) -> str:
 def _upgrade_failure(engine: Engine, start: str | None, exc: DBAPIError) -> str:
     at = f"revision {start}" if start else "no crmkit revision"
     reason = (
-        f"cannot upgrade the database from {at} to {head_revision(engine)}: "
+        f"cannot upgrade the database from {at} to {head_revision()}: "
         f"{_first_line(exc)}; nothing was changed"
     )
     extra, missing = _mismatch(engine, start)
@@ -259,11 +259,6 @@ def current_heads(engine: Engine) -> tuple[str, ...]:
         return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
-def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> tuple[str, ...]:
-    """The newest revision of the core and of each plugin branch in ``locations``."""
-    return tuple(sorted(_scripts(tuple(locations)).get_heads()))
-
-
 def _reached(engine: Engine, locations: Sequence[str]) -> set[str]:
     """Every revision the database has passed: those its version table records and
     their ancestors, dependencies included (Alembic records a revision that a plugin
@@ -304,7 +299,7 @@ def at_heads(engine: Engine, locations: Sequence[str] = ()) -> bool:
     return set(heads) <= _reached(engine, locations)
 
 
-def head_revision(engine: Engine) -> str | None:
+def head_revision() -> str | None:
     """The newest revision of the core schema."""
     return _scripts(()).get_current_head()
 
@@ -315,7 +310,6 @@ __all__ = [
     "current_heads",
     "current_revision",
     "head_revision",
-    "head_revisions",
     "lock_timeout",
     "make_engine",
     "normalize_url",
