@@ -13,7 +13,6 @@ import itertools
 import os
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -61,6 +60,12 @@ class _Registry:
             registry = self
 
             class _Host(engine.Host):  # type: ignore[misc]
+                def _run(self) -> None:
+                    """Start no dispatch threads. crmkit asserts each fact and runs its
+                    actions on the calling thread; durable_rules' dispatch timer, every
+                    0.2 s, would take pending actions off the host on its own thread, so
+                    a fact matching many rules lost some of them (seen under load)."""
+
                 def get_action(self, action_name: str) -> Any:
                     if action_name == _WARM_UP:
                         return lambda c: None
@@ -87,33 +92,13 @@ class _Registry:
         return self.host
 
     def stop(self) -> None:
-        """Stop the host's dispatch timers; the next match starts a new host.
-
-        Each timer re-arms itself by starting a new thread; one that fires while the
-        interpreter shuts down fails to, and its error, printed during finalization, can
-        abort the process. Emptying the ruleset list makes an in-flight timer re-arm
-        slowly, so the pending one can be cancelled for good.
-        """
+        """Forget the host; the next match starts a new one and registers the rulesets
+        again. (The host runs no threads: see ``_Host._run``.)"""
         with self.lock:
             host, self.host = self.host, None
             self.registered.clear()
-            if host is None:
-                return
-            host._ruleset_list = []
-            for name in ("_d_timer", "_t_timer"):
-                for _ in range(100):
-                    timer = getattr(host, name, None)
-                    if timer is None:
-                        break
-                    timer.cancel()
-                    try:
-                        timer.join(2)
-                    except RuntimeError:  # assigned by the callback, not started yet
-                        time.sleep(0.01)
-                        continue
-                    if getattr(host, name, None) is timer:
-                        break
-            _STOPPED.append(host)  # never collected: durable_rules frees it badly
+            if host is not None:
+                _STOPPED.append(host)  # never collected: durable_rules frees it badly
 
 
 _REGISTRY = _Registry()
@@ -121,8 +106,9 @@ _STOPPED: list[Any] = []
 
 
 def shutdown() -> None:
-    """Stop durable_rules' background timers before the interpreter exits (the CLI and
-    the pytest plugin call it; a long-running service should too)."""
+    """Let go of durable_rules' host before the interpreter exits (the CLI and the
+    pytest plugin call it; a long-running service should too). The next match starts a
+    new one."""
     _REGISTRY.stop()
 
 
