@@ -85,10 +85,26 @@ def located(path: Sequence[str | int], message: str) -> str:
     return f"{shown}: {message}" if shown else message
 
 
+# libyaml's parser, where PyYAML was built with it, composes seven times faster (every
+# CRM and every CLI command loads each pack's files); the pure-Python one still parses a
+# text libyaml refuses, so that errors read the same everywhere.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if _FAST_LOADER is not None:
+        try:
+            node: yaml.Node | None = yaml.compose(text, Loader=_FAST_LOADER)
+            return node
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def parse_yaml(text: str, source: str) -> YamlSource:
     """Parse ``text``; a syntax error becomes a :class:`SourceError` with its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
         loader = yaml.SafeLoader("")
         try:
             data = loader.construct_document(root) if root is not None else None

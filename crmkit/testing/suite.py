@@ -40,9 +40,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
+import crmkit.core
 from crmkit.core import CRM
+from crmkit.storage.db import upgrade
 from crmkit.testing.databases import (
     POSTGRES_ENV,
+    MigrationTemplates,
     ReusableSchema,
     copy_sqlite,
     driver_url,
@@ -127,6 +130,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "crmkit: tests that changed the migrated schema")
         for nodeid in _SCHEMA_CHANGERS:
             terminalreporter.write_line(nodeid)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def crmkit_migration_templates(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[MigrationTemplates]:
+    """Migrations of an empty database run once per plugin set and dialect, then copied
+    (see :class:`~crmkit.testing.databases.MigrationTemplates`)."""
+    templates = MigrationTemplates(upgrade, tmp_path_factory.mktemp("migrated"))
+    with pytest.MonkeyPatch.context() as patch:
+        # CRM.migrate calls it by this name; the CLI's `init` goes through CRM.migrate.
+        patch.setattr(crmkit.core, "upgrade", templates.upgrade)
+        yield templates
+
+
+@pytest.fixture(autouse=True)
+def _real_migrations_when_marked(
+    request: pytest.FixtureRequest, crmkit_migration_templates: MigrationTemplates
+) -> Iterator[None]:
+    """A test of migrations themselves (``empty_database``) runs every script for real."""
+    crmkit_migration_templates.active = request.node.get_closest_marker(EMPTY_MARKER) is None
+    yield
+    crmkit_migration_templates.active = True
 
 
 @pytest.fixture(scope="session")
