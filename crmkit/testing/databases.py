@@ -329,24 +329,13 @@ class MigrationTemplates:
 
     def _sqlite_upgrade(self, engine: sa.Engine, key: tuple[str, ...]) -> None:
         template = self._sqlite.get(key)
-        with engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
-            if template is not None:
-                source = sqlite3.connect(template)
-                try:
-                    source.backup(raw)
-                finally:
-                    source.close()
-                return
-        self._upgrade(engine, key)
-        path = self._folder / f"migrated-{len(self._sqlite)}.db"
-        target = sqlite3.connect(path)
-        try:
-            with engine.connect() as conn:
-                conn.connection.driver_connection.backup(target)  # type: ignore[union-attr]
-        finally:
-            target.close()
-        self._sqlite[key] = path
+        if template is None:
+            self._upgrade(engine, key)
+            template = self._folder / f"migrated-{len(self._sqlite)}.db"
+            _sqlite_backup(engine, template, into_file=True)
+            self._sqlite[key] = template
+        else:
+            _sqlite_backup(engine, template, into_file=False)
 
     def _postgres_upgrade(self, engine: sa.Engine, key: tuple[str, ...]) -> None:
         sent = self._postgres.get(key)
@@ -372,6 +361,18 @@ class MigrationTemplates:
         finally:
             sa.event.remove(engine, "before_cursor_execute", record)
         self._postgres[key] = recorded
+
+
+def _sqlite_backup(engine: sa.Engine, path: Path, *, into_file: bool) -> None:
+    """Copy every page of ``engine``'s database into the file at ``path``, or back."""
+    other = sqlite3.connect(path)
+    try:
+        with engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            source, target = (raw, other) if into_file else (other, raw)
+            source.backup(target)
+    finally:
+        other.close()
 
 
 def _is_empty(engine: sa.Engine) -> bool:
