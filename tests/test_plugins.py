@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -128,3 +129,41 @@ def test_a_module_plugin_is_registered_under_its_module_name() -> None:
     module = ModuleType("my_plugin")
     pm = build_plugin_manager([module], load_entry_points=False)
     assert pm.has_plugin("my_plugin")
+
+
+LATE_PLUGIN = """
+from crmkit import hookimpl
+from crmkit.facets import Facet, FacetValue
+
+helper = len  # a builtin among the module's names is no hook
+
+
+@hookimpl(specname="crmkit_register_facets")
+def facets(register):
+    register(Facet(name="late", label="Late", values=(FacetValue("yes", "Yes", "green"),),
+                   default="yes", policy="free"))
+"""
+
+
+def test_a_plugin_installed_while_the_process_runs_is_found_by_its_next_crm(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert not build_plugin_manager().has_plugin("late")
+    # What installing a distribution writes into a folder already on the import path.
+    (site / "late_plugin.py").write_text(LATE_PLUGIN)
+    info = site / "late_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: late-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[crmkit]\nlate = late_plugin\n")
+    monkeypatch.delitem(sys.modules, "late_plugin", raising=False)
+    pm = build_plugin_manager()
+    assert pm.has_plugin("late")
+    # A module's hook named by specname (not by its own name) is found, and nothing else.
+    impls = [impl.function.__name__ for impl in pm.hook.crmkit_register_facets.get_hookimpls()]
+    assert "facets" in impls
+    assert [c for c in pm.get_hookcallers(pm.get_plugin("late")) or []] == [
+        pm.hook.crmkit_register_facets
+    ]
