@@ -9,10 +9,14 @@
   data; the Smart Score is declared in ``pack/scoring.yaml`` (:mod:`.scoring`).
 * Searches may use ``engaged(...) within N days``: a condition macro meaning
   ``had_event(event.kind == engagement and ...)``.
+* Tables (:mod:`.tables`, Alembic branch ``leadklozer``): the score state each tick
+  advances (:mod:`.score_state`); ``crmkit leadklozer verify-scores`` checks it
+  against the event log.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
@@ -35,6 +39,12 @@ from crmkit.plugin_api import (
 from crmkit_leadklozer.commands import leadklozer
 from crmkit_leadklozer.ranking import refresh_scores, refresh_top_ten
 from crmkit_leadklozer.scoring import scoring
+from crmkit_leadklozer.tables import ScoreClockRow, ScoreDueRow, ScorePartRow
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
 
 STATUS = Facet(
     name="status",
@@ -103,6 +113,11 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 
 
 @hookimpl
+def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
+    register(files("crmkit_leadklozer").joinpath("migrations"))
+
+
+@hookimpl
 def crmkit_on_changes(
     tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
 ) -> None:
@@ -130,3 +145,7 @@ def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
 def crmkit_register_commands(cli: click.Group) -> None:
 
     cli.add_command(leadklozer)
+
+
+# The pack's tables, in crmkit's metadata once the plugin is imported.
+TABLES = (ScoreClockRow, ScorePartRow, ScoreDueRow)
