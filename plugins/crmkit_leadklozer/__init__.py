@@ -83,6 +83,10 @@ def _run_smart_score(args: str, context: RuleContext) -> list[Change]:
     return [AddScore(scoring().points(context.event.get("data") or {}))]
 
 
+# What a transition's cause is made of: changes of one cause are applied together.
+CAUSE_KEYS = ("cause_type", "pack", "pack_version", "rule", "actor", "event_id")
+
+
 @hookimpl
 def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
     register(STATUS)
@@ -124,12 +128,19 @@ def crmkit_on_changes(
     if "status" not in context.runtime.facets:
         return
 
+    # One pass: every status change's points, applied together per cause (one write for
+    # an import's or a wave's worth of status changes, not one per change).
     table = scoring()
+    by_cause: dict[tuple[Any, ...], tuple[dict[str, Any], dict[int, list[Change]]]] = {}
     for t in transitions:
         if t["name"] == "status":
             delta = table.status_points(t["new"]) - table.status_points(t["old"])
             if delta:
-                context.apply([t["contact_id"]], [AddScore(delta)], like=t)
+                key = tuple(t[k] for k in CAUSE_KEYS)
+                like, changes = by_cause.setdefault(key, (t, {}))
+                changes.setdefault(t["contact_id"], []).append(AddScore(delta))
+    for like, changes in by_cause.values():
+        context.apply_each(changes, like=like)
 
 
 @hookimpl
