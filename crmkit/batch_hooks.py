@@ -1,18 +1,22 @@
-"""``crmkit_on_changes`` inside an ingest batch, called as recording one by one would.
+"""``crmkit_on_changes`` inside an ingest batch: once per wave, as recording one by one
+would have it.
 
 A batch matches its events in waves (each contact's events in order, contacts side by
 side) and writes everything once at its end. Recording one event at a time instead
 calls the hook after each event, with that event's transitions, on a database that
-holds everything up to that event. :class:`BatchHooks` gives a batch the same calls:
+holds everything up to that event. :class:`BatchHooks` gives a batch the same outcome
+with one hook call per wave (not one per event):
 
-- after each event that changed something (``run_rules`` calls :meth:`after_event`),
-  the hook gets that event's transitions;
-- ``context.apply`` on the event's own contact applies the changes to the batch's state
-  in memory, right there, and passes their transitions to the hook in turn, as the
-  write of them would: that contact's state then is exactly what one-by-one recording
-  has (its earlier events applied, its later ones not yet);
-- anything else (the hook's ``connection``, or changes to other contacts, whose state
-  in the batch may already hold later events) raises :class:`NeedsOrder`: the batch is
+- after each wave (``run_rules`` calls :meth:`after_wave`), the hook gets the
+  transitions of every event of the wave that changed something;
+- ``context.apply`` (or ``apply_each``) on contacts that had a transition with the
+  cause of the one it names as ``like`` (the hook reacting to a contact's own change)
+  applies the changes to the batch's state in memory, right there; the transitions
+  those make go to the hook in one more call, as the write of them would. Each contact
+  appears once in a wave, so its state then is exactly what one-by-one recording has
+  (its earlier events applied, its later ones not yet);
+- anything else (the hook's ``connection``, or a change to another contact, whose
+  state in the batch may hold other events) raises :class:`NeedsOrder`: the batch is
   rolled back and recorded one event at a time.
 """
 
@@ -72,16 +76,25 @@ class BatchHooks:
         self.outbox = outbox
         self.touched = False
 
-    def after_event(self, event: PendingEvent) -> None:
-        """Called by ``run_rules`` once an event's rules have changed its contact."""
-        if event.changes:
-            self._call(event.contact_id, list(event.changes))
+    def after_wave(self, events: list[PendingEvent]) -> None:
+        """Called by ``run_rules`` once a wave's rules have changed its contacts."""
+        transitions = [t for event in events for t in event.changes]
+        while transitions:
+            transitions = self._call(transitions)
 
-    def _call(self, contact_id: int, transitions: list[dict[str, Any]]) -> None:
+    def _call(self, transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One hook call; returns the transitions the hook's own changes made."""
+        made: list[dict[str, Any]] = []
+        causes: dict[int, set[Cause]] = {}
+        for t in transitions:
+            causes.setdefault(t["contact_id"], set()).add(Cause.like(t["cause_type"], t))
+
         def apply(
             changes: Mapping[int, Sequence[Change]], cause: CauseType, like: dict[str, Any]
         ) -> list[dict[str, Any]]:
-            return self._apply_here(contact_id, changes, cause, like)
+            found = self._apply_here(causes, changes, cause, like)
+            made.extend(found)
+            return found
 
         context = ChangeContext(
             tenant=self.ctx.name,
@@ -97,27 +110,29 @@ class BatchHooks:
         self.ctx.hooks.on_changes(tenant=self.ctx.name, transitions=transitions, context=context)
         if self.touched:  # the hook caught what it was told
             raise NeedsOrder("a crmkit_on_changes hook used the database")
+        return made
 
     def _apply_here(
         self,
-        contact_id: int,
+        causes: Mapping[int, set[Cause]],
         changes: Mapping[int, Sequence[Change]],
         cause_type: CauseType,
         like: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        if set(changes) != {contact_id}:
+        # In memory only for contacts that had a transition of the cause the hook names:
+        # the hook is reacting to that contact's own change.
+        named = Cause.like(like["cause_type"], like)
+        if any(named not in causes.get(contact_id, ()) for contact_id in changes):
             self.touched = True
             raise NeedsOrder("a crmkit_on_changes hook changed another contact")
-        state = self.states[contact_id]
         cause = Cause.like(cause_type, like)
         made: list[dict[str, Any]] = []
-        for change in changes[contact_id]:
-            transition = self.applier.apply(state, change, cause)
-            if transition is not None:
-                made.append(transition)
-        if made:
-            # As a write of these changes would: the hooks see them in turn.
-            self._call(contact_id, list(made))
+        for contact_id, contact_changes in changes.items():
+            state = self.states[contact_id]
+            for change in contact_changes:
+                transition = self.applier.apply(state, change, cause)
+                if transition is not None:
+                    made.append(transition)
         return made
 
 

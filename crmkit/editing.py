@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pydantic
-from sqlalchemy import Connection, delete, func
+from sqlalchemy import Connection, delete, func, inspect
 
 from crmkit.accounts import account_id
 from crmkit.applying import after_changes, deliver, transition_out, validation_error
@@ -420,7 +420,12 @@ def _delete_belongings(conn: Connection, tenant_id: int, contact_id: int) -> dic
     a table added later is erased too; children before parents."""
     removed: dict[str, int] = {}
     contacts = ContactRow.__table__
+    # A pack's own tables are in the metadata once any CRM of the process loaded the
+    # pack; a CRM without it has no such tables.
+    present = set(inspect(conn).get_table_names())
     for table in reversed(Base.metadata.sorted_tables):
+        if table.name not in present:
+            continue
         for fk in table.foreign_key_constraints:
             if fk.referred_table is not contacts:
                 continue

@@ -491,15 +491,16 @@ def run_rules(
     events: Sequence[PendingEvent],
     states: Mapping[int, ContactState],
     permit: Permit | None = None,
-    after_event: Callable[[PendingEvent], None] | None = None,
+    after_wave: Callable[[list[PendingEvent]], None] | None = None,
 ) -> list[tuple[PendingEvent, str]]:
     """Run the tenant's rules for ``events`` and apply their changes to ``states``.
 
     Events are matched in waves in which each contact appears at most once, so an
     event always sees the changes of the contact's earlier events. ``permit`` is asked
     about each event on the state it arrives to; refused events are left out and
-    returned with their reasons. ``after_event`` is called with each event whose rules
-    fired, once its changes are applied (before the contact's next event).
+    returned with their reasons. ``after_wave`` is called once per wave with the events
+    whose rules changed something, once their changes are applied (before any
+    contact's next event): one call for the wave, not one per event.
     """
     refused: list[tuple[PendingEvent, str]] = []
     if not events or (not runtime.rulesets and permit is None):
@@ -509,6 +510,7 @@ def run_rules(
         if permit is not None:
             wave_events = _permitted(wave_events, permit, states, refused)
         per_ruleset = _match_wave(runtime, engine, wave_events, states)
+        changed: list[PendingEvent] = []
         for index, event in enumerate(wave_events):
             if single:
                 orders = per_ruleset[0][index]
@@ -520,8 +522,10 @@ def run_rules(
                 if not any(fired):
                     continue
             _fire(runtime, applier, event, states[event.contact_id], fired)
-            if after_event is not None:
-                after_event(event)
+            if event.changes:
+                changed.append(event)
+        if after_wave is not None and changed:
+            after_wave(changed)
     return refused
 
 

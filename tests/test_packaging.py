@@ -18,6 +18,7 @@ import pytest
         ("crmkit_17hats", "pack/contact_types.scenarios.yaml"),
         ("crmkit_17hats", "pack/templates/contact_card.txt.j2"),
         ("crmkit_leadklozer", "pack/scoring.yaml"),
+        ("crmkit_leadklozer", "migrations/leadklozer_0001_score_state.py"),
         ("crmkit.templates", "profile.html.j2"),
         ("crmkit.conditions", "grammar.lark"),
         ("crmkit.storage.migrations", "script.py.mako"),

@@ -111,8 +111,9 @@ class BulkWriter:
                 types.append(table.c[name].type.compile(dialect=self.conn.dialect))
         return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")", arrays
 
-    def _send_arrays(self, sql: str, arrays: Sequence[list[Any]]) -> None:
-        """Run ``sql`` with one array per ``%b`` placeholder, in psycopg's binary format:
+    def _send_arrays(self, sql: str, arrays: Sequence[Any]) -> None:
+        """Run ``sql`` with one array (or scalar) per ``%b`` placeholder, in psycopg's
+        binary format:
         text-format arrays are quoted element by element with a regular expression,
         which measured as costly as the insert itself."""
         driver = cast(psycopg.Connection[Any], self.conn.connection.driver_connection)
@@ -141,16 +142,32 @@ class BulkWriter:
             self.conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {keys}", list(rows))
             return
         # PostgreSQL: one statement joining the new values unnested from one array per
-        # column, instead of one round of planning and execution per row.
-        names = [*set_columns, *key_columns]
-        unnest, arrays = self._unnest(table, names, rows)
+        # column, instead of one round of planning and execution per row. A key column
+        # with one value in every row (the tenant, a facet's name) is bound once as a
+        # scalar: unnested, the planner cannot know it is constant, and it chose a merge
+        # join on those columns with the contact id only as a join filter (measured:
+        # 10^9 comparisons per 5,000-row statement on a large tenant).
+        columns = [*set_columns, *key_columns]
+        constant = [
+            index
+            for index in range(len(set_columns), len(columns))
+            if len({row[index] for row in rows}) == 1
+        ]
+        varying = [i for i in range(len(columns)) if i not in constant]
+        names = [columns[i] for i in varying]
+        unnest, arrays = self._unnest(table, names, [[row[i] for i in varying] for row in rows])
         sets = ", ".join(f"{c} = {_value(table, c, 'v.')}" for c in set_columns)
-        keys = " AND ".join(f"t.{c} = v.{c}" for c in key_columns)
+        fixed = [columns[i] for i in constant]
+        keys = " AND ".join(
+            [f"t.{c} = %b" for c in fixed]
+            + [f"t.{c} = v.{c}" for c in key_columns if c not in fixed]
+        )
         sql = (
             f"UPDATE {table.name} AS t SET {sets} FROM {unnest} "
             f"AS v ({', '.join(names)}) WHERE {keys}"
         )
-        self._send_arrays(sql, arrays)
+        # The unnest's arrays come first in the statement, the scalars after them.
+        self._send_arrays(sql, [*arrays, *(rows[0][i] for i in constant)])
 
     def delete(
         self,

@@ -9,10 +9,14 @@
   data; the Smart Score is declared in ``pack/scoring.yaml`` (:mod:`.scoring`).
 * Searches may use ``engaged(...) within N days``: a condition macro meaning
   ``had_event(event.kind == engagement and ...)``.
+* Tables (:mod:`.tables`, Alembic branch ``leadklozer``): the score state each tick
+  advances (:mod:`.score_state`); ``crmkit leadklozer verify-scores`` checks it
+  against the event log.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
@@ -35,6 +39,12 @@ from crmkit.plugin_api import (
 from crmkit_leadklozer.commands import leadklozer
 from crmkit_leadklozer.ranking import refresh_scores, refresh_top_ten
 from crmkit_leadklozer.scoring import scoring
+from crmkit_leadklozer.tables import ScoreClockRow, ScoreDueRow, ScorePartRow
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
 
 STATUS = Facet(
     name="status",
@@ -73,6 +83,10 @@ def _run_smart_score(args: str, context: RuleContext) -> list[Change]:
     return [AddScore(scoring().points(context.event.get("data") or {}))]
 
 
+# What a transition's cause is made of: changes of one cause are applied together.
+CAUSE_KEYS = ("cause_type", "pack", "pack_version", "rule", "actor", "event_id")
+
+
 @hookimpl
 def crmkit_register_facets(register: Callable[[Facet], None]) -> None:
     register(STATUS)
@@ -103,18 +117,30 @@ def crmkit_register_packs(register: Callable[[Pack], None]) -> None:
 
 
 @hookimpl
+def crmkit_register_migrations(register: Callable[[Traversable | str], None]) -> None:
+    register(files("crmkit_leadklozer").joinpath("migrations"))
+
+
+@hookimpl
 def crmkit_on_changes(
     tenant: str, transitions: list[dict[str, Any]], context: ChangeContext
 ) -> None:
     if "status" not in context.runtime.facets:
         return
 
+    # One pass: every status change's points, applied together per cause (one write for
+    # an import's or a wave's worth of status changes, not one per change).
     table = scoring()
+    by_cause: dict[tuple[Any, ...], tuple[dict[str, Any], dict[int, list[Change]]]] = {}
     for t in transitions:
         if t["name"] == "status":
             delta = table.status_points(t["new"]) - table.status_points(t["old"])
             if delta:
-                context.apply([t["contact_id"]], [AddScore(delta)], like=t)
+                key = tuple(t[k] for k in CAUSE_KEYS)
+                like, changes = by_cause.setdefault(key, (t, {}))
+                changes.setdefault(t["contact_id"], []).append(AddScore(delta))
+    for like, changes in by_cause.values():
+        context.apply_each(changes, like=like)
 
 
 @hookimpl
@@ -130,3 +156,7 @@ def crmkit_on_tick(tenant: str, context: ChangeContext) -> None:
 def crmkit_register_commands(cli: click.Group) -> None:
 
     cli.add_command(leadklozer)
+
+
+# The pack's tables, in crmkit's metadata once the plugin is imported.
+TABLES = (ScoreClockRow, ScorePartRow, ScoreDueRow)

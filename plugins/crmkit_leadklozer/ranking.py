@@ -1,4 +1,4 @@
-"""Score recomputation and the Top 10%, run at each tick.
+"""The score refresh and the Top 10%, run at each tick, and the full recomputation.
 
 Top 10%: with n active (not archived) contacts, k = max(1, ceil(n / 10)); the threshold
 is the k-th highest score. A contact is in the Top 10% when its score is at least the
@@ -11,33 +11,35 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from crmkit.plugin_api import (
+    AddScore,
     ChangeContext,
     ContactFacetRow,
     ContactRow,
     EventRow,
     SetFacet,
-    SetScore,
     TenantScope,
 )
+from crmkit_leadklozer.causes import pack_cause
+from crmkit_leadklozer.score_state import AGING_RULE, advance
 from crmkit_leadklozer.scoring import scoring
-
-PACK = "leadklozer"
-
-
-def _cause(context: ChangeContext, rule: str) -> dict[str, Any]:
-    version = next((p.version for p in context.runtime.packs if p.name == PACK), None)
-    return {"cause_type": "rule", "pack": PACK, "pack_version": version, "rule": rule}
 
 
 def recompute_scores(
-    conn: Connection, scope: TenantScope, at: datetime, contact_ids: list[int] | None = None
+    conn: Connection,
+    scope: TenantScope,
+    at: datetime,
+    contact_ids: list[int] | None = None,
+    *,
+    upto: int | None = None,
 ) -> dict[int, float]:
-    """Every contact's Smart Score at ``at``, from the event log and its status."""
+    """Every contact's engagement share at ``at`` plus its status points, from the whole
+    event log (``upto``: only the events with a sequence number up to it). The tick
+    does not use this (see :mod:`.score_state`); the verifier and ``leadklozer score``
+    do."""
     table = scoring()
     c, e, f = ContactRow.__table__.c, EventRow.__table__.c, ContactFacetRow.__table__.c
     ids_query = scope.select(c.id)
@@ -47,15 +49,18 @@ def recompute_scores(
     for contact_id in conn.scalars(ids_query):
         totals[contact_id] = 0.0
     events = scope.select(e.contact_id, e.data, e.occurred_at).where(
-        e.kind == "engagement", e.status == "applied", e.occurred_at <= at
+        e.kind == "engagement", e.status == "applied"
     )
+    if upto is not None:
+        events = events.where(e.seq <= upto)
     statuses = scope.select(f.contact_id, f.value).where(f.facet == "status")
     if contact_ids is not None:
         events = events.where(e.contact_id.in_(contact_ids))
         statuses = statuses.where(f.contact_id.in_(contact_ids))
     # Streamed in the order of the event log, so the sum is the same every time.
     for contact_id, data, occurred_at in conn.execute(events.order_by(e.contact_id, e.seq)):
-        totals[contact_id] += table.worth(data or {}, occurred_at, at)
+        if contact_id in totals:
+            totals[contact_id] += table.worth(data or {}, occurred_at, at)
     for contact_id, status in conn.execute(statuses):
         if contact_id in totals:
             totals[contact_id] += table.status_points(status)
@@ -63,18 +68,14 @@ def recompute_scores(
 
 
 def refresh_scores(context: ChangeContext) -> int:
-    """Bring every stored score to its value at ``context.now``; returns how many moved."""
-    conn, scope = context.connection, context.scope
-    fresh = recompute_scores(conn, scope, context.now)
-    c = ContactRow.__table__.c
-    stored: dict[int, float] = dict(conn.execute(scope.select(c.id, c.score)).all())
-    moved = {
-        contact_id: [SetScore(value)]
-        for contact_id, value in fresh.items()
-        if stored.get(contact_id) != value
-    }
-    context.apply_each(moved, like=_cause(context, "smart score aging"))
-    return len(moved)
+    """Move every stored score whose engagement share changed by ``context.now``
+    (:func:`crmkit_leadklozer.score_state.advance`); returns how many moved."""
+    moves = advance(context.connection, context.scope, scoring(), context.now)
+    context.apply_each(
+        {contact: [AddScore(amount)] for contact, amount in sorted(moves.items())},
+        like=pack_cause(context, AGING_RULE),
+    )
+    return len(moves)
 
 
 def top_ten(conn: Connection, scope: TenantScope) -> set[int]:
@@ -109,7 +110,7 @@ def refresh_top_ten(context: ChangeContext) -> int:
     was_in = set(
         conn.scalars(scope.select(f.contact_id).where(f.facet == "top_10", f.value == "yes"))
     )
-    like = _cause(context, "top 10%")
+    like = pack_cause(context, "top 10%")
     joined = sorted(now_in - was_in)
     left = sorted(was_in - now_in)
     if joined:

@@ -1,14 +1,15 @@
 """The Smart Score, declared in ``pack/scoring.yaml``.
 
-A contact's score at a moment T is the sum, over its recorded engagements, of each
-engagement's points times its aging weight at T (full until it expires, or halved every
-half-life), plus the points of its current status. New engagements add their full points
-when recorded; ``crmkit tick`` recomputes every score at the tick's time from the event
-log, so right after a tick at T each stored score equals :func:`recompute` at T.
+The Smart Score's engagement share at a moment T is the sum, over a contact's recorded
+engagements, of each engagement's points times its aging weight at T (full until it
+expires, or halved every half-life; an engagement dated after T counts in full). The
+contact's status adds its points. New engagements add their full points when recorded;
+``crmkit tick`` ages them (:mod:`crmkit_leadklozer.score_state`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -16,7 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PrivateAttr, model_validator
 
 from crmkit.plugin_api import ConfigError
 
@@ -54,6 +55,7 @@ class Scoring(BaseModel):
     engagement: Engagement
     status: dict[str, float]
     aging: dict[str, Aging]
+    _classes: dict[tuple[str, str], tuple[float, str]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _complete(self) -> Scoring:
@@ -71,13 +73,35 @@ class Scoring(BaseModel):
             return self.engagement.default
         return table.get(kind, table.get("default", self.engagement.default))
 
-    def aging_of(self, data: Mapping[str, Any]) -> Aging:
+    def aging_key(self, data: Mapping[str, Any]) -> str:
+        """The name of the aging entry an engagement follows (its half-life class)."""
         channel = str(data.get("channel", ""))
         kind = str(data.get("kind", ""))
-        for key in (f"{channel}/{kind}", kind, channel, "default"):
+        for key in (f"{channel}/{kind}", kind, channel):
             if key in self.aging:
-                return self.aging[key]
-        return self.aging["default"]
+                return key
+        return "default"
+
+    def aging_of(self, data: Mapping[str, Any]) -> Aging:
+        return self.aging[self.aging_key(data)]
+
+    def classify(self, data: Mapping[str, Any]) -> tuple[float, str]:
+        """An engagement's points and aging entry, remembered per (channel, kind): the
+        tick classifies every new engagement and a rebuild the whole log."""
+        key = (str(data.get("channel", "")), str(data.get("kind", "")))
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = (self.points(data), self.aging_key(data))
+        return found
+
+    def half_lives(self) -> dict[str, float]:
+        """The half-life in days of each aging entry that decays."""
+        return {k: a.half_life_days for k, a in self.aging.items() if a.half_life_days}
+
+    def fingerprint(self) -> str:
+        """Changes when the points or the aging change: the score state is then rebuilt."""
+        text = self.model_dump_json(include={"engagement", "aging"})
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def worth(self, data: Mapping[str, Any], occurred_at: datetime, at: datetime) -> float:
         age_days = (at - occurred_at).total_seconds() / 86400
