@@ -55,9 +55,12 @@ def install(crm: CRM) -> bool:
     return fresh
 
 
-def build_app(crm: CRM, url: sa.URL, *, tick_every: int, stalled_after: float) -> procrastinate.App:
-    """The procrastinate app a worker process runs: crmkit's tasks, the periodic ticks
-    and the recovery of stalled jobs."""
+def build_app(
+    crm: CRM, url: sa.URL, *, tick_every: int, stalled_after: float, periodic: bool = True
+) -> procrastinate.App:
+    """The procrastinate app a worker process runs: crmkit's tasks, and unless
+    ``periodic`` is false (a burst run ticks once, by itself) the periodic ticks and the
+    recovery of stalled jobs."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
 
     def job(tenant_id: int, key: str) -> None:
@@ -74,6 +77,8 @@ def build_app(crm: CRM, url: sa.URL, *, tick_every: int, stalled_after: float) -
     async def recover(timestamp: int) -> None:
         await recover_stalled(app, stalled_after)
 
+    if not periodic:
+        return app
     ticks_task: Any = app.task(name="crmkit.enqueue_ticks", queue=job_queue.QUEUE)(ticks)
     app.periodic(cron=tick_cron(tick_every), periodic_id="crmkit-ticks")(ticks_task)
     recover_task: Any = app.task(name="crmkit.recover_stalled", queue=job_queue.QUEUE)(recover)

@@ -55,13 +55,13 @@ def run_worker(
     options.check()
     crm = make_crm()
     try:
+        if crm.db.dialect.name != "postgresql" and options.processes != 1:
+            raise ConfigError(
+                "SQLite runs one embedded worker (one writer at a time): "
+                "leave out --processes, or use PostgreSQL"
+            )
         crm.tenant_names()  # a database `crmkit init` never made fails here, clearly
         if crm.db.dialect.name != "postgresql":
-            if options.processes != 1:
-                raise ConfigError(
-                    "SQLite runs one embedded worker (one writer at a time): "
-                    "leave out --processes, or use PostgreSQL"
-                )
             return run_embedded(crm, tick_every=options.tick_every, burst=options.burst, stop=stop)
         # procrastinate (asyncio, psycopg_pool, croniter: about a second to import here)
         # is loaded only by a worker on PostgreSQL, not by every crmkit command.
@@ -103,7 +103,11 @@ def _run_procrastinate(crm: CRM, options: WorkerOptions) -> None:
 
     stalled_after = 3 * options.heartbeat
     app = postgres.build_app(
-        crm, crm.db.url, tick_every=options.tick_every, stalled_after=stalled_after
+        crm,
+        crm.db.url,
+        tick_every=options.tick_every,
+        stalled_after=stalled_after,
+        periodic=not options.burst,
     )
 
     async def work() -> None:
