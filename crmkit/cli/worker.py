@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import click
 
@@ -43,6 +44,9 @@ def worker(tick_every: int, processes: int, heartbeat: float, burst: bool) -> No
     """Run workers: every tenant's tick each --tick-every seconds and the upcoming
     actions (texts, emails, plan steps) when due, without cron. On PostgreSQL start as
     many as you like, on any machine; a tenant's jobs run one at a time."""
+    # What each job did, one line each; procrastinate's own lines only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("crmkit.jobs").setLevel(logging.INFO)
     context = current_context()
     options = WorkerOptions(
         tick_every=tick_every, burst=burst, heartbeat=heartbeat, processes=processes

@@ -13,6 +13,7 @@ finishes what was left and repeats nothing:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,11 @@ from crmkit.storage.models import TenantRow, TickRunRow
 from crmkit.storage.scope import TenantScope
 from crmkit.upcoming import carry_out_action, enqueue_due
 
-Task = Callable[[CRM, str, Mapping[str, Any]], None]
+log = logging.getLogger(__name__)
+
+#: A task: given the CRM, the tenant's name and the job's args, it does the work and
+#: says in a few words what it did (the worker logs it).
+Task = Callable[[CRM, str, Mapping[str, Any]], str]
 
 
 def tick_cron(seconds: int) -> str:
@@ -48,20 +53,27 @@ def tick_key(at: datetime) -> str:
     return f"tick:{as_utc(at).isoformat(timespec='seconds')}"
 
 
-def _tick(crm: CRM, tenant: str, args: Mapping[str, Any]) -> None:
+def _tick(crm: CRM, tenant: str, args: Mapping[str, Any]) -> str:
     at = as_utc(datetime.fromisoformat(str(args["at"])))
     ctx = crm.tenant_context(tenant)
     with crm.db.connect() as conn:
         scope = TenantScope(ctx.runtime(conn).tenant_id)
         t = TickRunRow.__table__.c
         done = conn.scalar(scope.select(t.seq).where(t.at == at).limit(1)) is not None
+    what = "had run already"
     if not done:
-        crm.tenant(tenant).tick(at, carry_out=False)
-    enqueue_due(ctx, at)
+        summary = crm.tenant(tenant).tick(at, carry_out=False)
+        what = f"{summary.changes} changes"
+    queued = enqueue_due(ctx, at)
+    return f"tick at {at.isoformat(timespec='seconds')}: {what}, {queued} due actions queued"
 
 
-def _action(crm: CRM, tenant: str, args: Mapping[str, Any]) -> None:
-    carry_out_action(crm.tenant_context(tenant), int(args["id"]), crm.clock())
+def _action(crm: CRM, tenant: str, args: Mapping[str, Any]) -> str:
+    summary = carry_out_action(crm.tenant_context(tenant), int(args["id"]), crm.clock())
+    if summary.errors:
+        return summary.errors[0]
+    outcome = [n for n, count in summary.model_dump().items() if count and n != "errors"]
+    return f"action {args['id']}: {', '.join(outcome) or 'nothing left to do'}"
 
 
 TASKS: dict[str, Task] = {"tick": _tick, "action": _action}
@@ -81,11 +93,13 @@ def run_job(crm: CRM, tenant_id: int, key: str) -> str:
         error = f"unknown task {row['task']!r} (known: {', '.join(sorted(TASKS))})"
     else:
         try:
-            task(crm, tenant, row["args"])
+            log.info("%s: %s", tenant, task(crm, tenant, row["args"]))
         except CRMError as exc:
             error = str(exc)
     with crm.db.begin() as conn:
         job_queue.finish(conn, tenant_id, key, error, crm.clock())
+    if error:
+        log.warning("%s: job %s failed: %s", tenant, key, error)
     return "failed" if error else "done"
 
 
