@@ -17,6 +17,7 @@ from support import FrozenClock, invoker
 
 from crmkit import CRM, Tenant, hookimpl
 from crmkit.jobs import WorkerOptions, enqueue_ticks, run_job, run_worker
+from crmkit.jobs.embedded import only_worker
 from crmkit.storage import job_queue
 from crmkit.storage.job_queue import QueuedJobRow
 from crmkit.storage.models import SmsOutboxRow, TickRunRow
@@ -177,3 +178,13 @@ def test_crmkit_worker_refuses_bad_options_naming_them(
 ) -> None:
     invoke = invoker(f"sqlite:///{tmp_path}/crm.db", monkeypatch, "ct")
     assert error in invoke("worker", *args, code=1)
+
+
+def test_a_second_worker_on_one_sqlite_file_is_refused(
+    crmkit_sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_url = copy_sqlite(crmkit_sqlite_template, tmp_path / "crm.db")
+    with only_worker(str(tmp_path / "crm.db")):  # as a running worker holds it
+        out = invoker(db_url, monkeypatch, "ct")("worker", "--burst", code=1)
+    assert f"another crmkit worker runs on {tmp_path / 'crm.db'}" in out
+    assert "SQLite runs one worker per file" in out

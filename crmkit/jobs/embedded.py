@@ -8,11 +8,15 @@ the jobs a killed worker left ``doing``, which the idempotent tasks then finish.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crmkit.core import CRM
+from crmkit.errors import ConfigError
 from crmkit.jobs.tasks import enqueue_ticks, run_job
 from crmkit.storage import job_queue
 
@@ -32,6 +36,34 @@ class WorkerReport:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
+@contextmanager
+def only_worker(database: str | None) -> Iterator[None]:
+    """Hold the file ``<database>-worker.lock`` for as long as the worker runs; a second
+    worker on the same file is refused (it would take back the first one's running
+    job as interrupted). In-memory databases have no other worker."""
+    if not database or database == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one worker is then the rule
+        yield
+        return
+    path = f"{database}-worker.lock"
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another crmkit worker runs on {database} (it holds {path}): "
+                "SQLite runs one worker per file"
+            ) from None
+        yield
+    finally:
+        os.close(handle)
+
+
 def run_embedded(
     crm: CRM,
     *,
@@ -41,7 +73,11 @@ def run_embedded(
 ) -> WorkerReport:
     """Run jobs until ``stop`` is set; with ``burst``, tick once and return when no job
     is due."""
-    stop = stop or threading.Event()
+    with only_worker(crm.db.url.database):
+        return _run(crm, tick_every=tick_every, burst=burst, stop=stop or threading.Event())
+
+
+def _run(crm: CRM, *, tick_every: float, burst: bool, stop: threading.Event) -> WorkerReport:
     report = WorkerReport()
     with crm.db.begin() as conn:
         job_queue.take_back_interrupted(conn)
