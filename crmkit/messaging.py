@@ -190,6 +190,30 @@ def send(
     return message_by_id(ctx, message_id)
 
 
+def resume(ctx: TenantContext, message_id: int) -> MessageOut:
+    """Hand a message left ``sending`` (its sender was killed before the transport
+    answered) to the transport again, under the same id, and store what it did. For a
+    job run again after its worker was killed (:func:`crmkit.upcoming.carry_out_action`).
+    """
+    found = message_by_id(ctx, message_id)
+    if found.direction != "out" or found.status != "sending":
+        raise PolicyError(f"message {message_id} is {found.status}, not being sent")
+    channel: Channel = "email" if found.channel == "email" else "sms"
+    settings = tenant_settings.settings(ctx)
+    sender = mail_from(settings) if channel == "email" else None
+    payload: dict[str, Any] = {
+        "id": message_id,
+        "contact_id": found.contact_id,
+        "to": found.address,
+        "body": found.body,
+    }
+    reference, error, outbox = _transport(ctx, channel, payload, settings, sender, found.subject)
+    _mark_sent(ctx, payload, reference, error, outbox, ctx.clock())
+    if error is not None:
+        raise DeliveryError(message_id, f"{channel} to contact {found.contact_id}: {error}")
+    return message_by_id(ctx, message_id)
+
+
 def _mark_sent(
     ctx: TenantContext,
     payload: dict[str, Any],

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "crmkit.default_transports",
     "crmkit.default_phones",
     "crmkit.cli.default_commands",
+    "crmkit.jobs.plugin",
 )
 
 _SPEC_NAMES = frozenset(name for name in dir(hookspecs) if name.startswith("crmkit_"))

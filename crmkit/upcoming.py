@@ -12,6 +12,11 @@ carry-out after the lease has run out fails such messages as interrupted and put
 action back to ``pending``, up to :data:`MAX_ATTEMPTS` claims in all. After that the
 action fails and records ``action_failed``, so rules chained on it still fire. A
 message interrupted mid-send may have been delivered, so a retry can deliver twice.
+
+With workers (``crmkit worker``, :mod:`crmkit.jobs`) an action is a job instead: one is
+queued with the action when it is scheduled (in the same transaction), or by the tick
+that finds it due, and :func:`carry_out_action` carries it out so that running it again
+after its worker was killed finishes what is left and repeats nothing.
 """
 
 from __future__ import annotations
@@ -28,12 +33,19 @@ from crmkit.clock import as_utc
 from crmkit.contacts_service import get_contact
 from crmkit.context import TenantContext
 from crmkit.default_actions import ACTION_KINDS
-from crmkit.errors import CRMError, NotFoundError, PolicyError, ValidationError
-from crmkit.messaging import compose, send, sendable
+from crmkit.errors import (
+    CRMError,
+    DeliveryError,
+    DuplicateEventError,
+    NotFoundError,
+    PolicyError,
+    ValidationError,
+)
+from crmkit.messaging import compose, resume, send, sendable
 from crmkit.pipeline import Cause
 from crmkit.recording import record_event
 from crmkit.schemas import ActionOut
-from crmkit.storage import counters
+from crmkit.storage import counters, job_queue
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow, MessageRow, ScheduledActionRow
 from crmkit.storage.scope import TenantScope
@@ -129,7 +141,39 @@ def schedule(
                 ]
             ),
         )
+        enqueue_action(conn, runtime.tenant_id, action_id, due, ctx.clock())
     return get_action(ctx, action_id)
+
+
+def action_key(action_id: int) -> str:
+    """The key of an action's job: an action is queued once."""
+    return f"action:{action_id}"
+
+
+def enqueue_action(
+    conn: Connection, tenant_id: int, action_id: int, due: datetime, now: datetime
+) -> bool:
+    """Queue the job that carries out an action, in the transaction of ``conn``."""
+    return job_queue.enqueue(
+        conn, tenant_id, "action", {"id": action_id}, key=action_key(action_id),
+        run_at=due, now=now,
+    )  # fmt: skip
+
+
+def enqueue_due(ctx: TenantContext, now: datetime) -> int:
+    """Queue a job for every pending action due at ``now`` that has none yet (those a
+    rule scheduled); how many were queued. One transaction."""
+    queued = 0
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
+        due = conn.execute(
+            scope.select(_A.id, _A.due_at)
+            .where(_A.status == "pending", _A.due_at <= now)
+            .order_by(_A.due_at, _A.id)
+        ).all()
+        for action_id, due_at in due:
+            queued += enqueue_action(conn, scope.tenant_id, action_id, due_at, ctx.clock())
+    return queued
 
 
 def get_action(ctx: TenantContext, action_id: int, conn: Connection | None = None) -> ActionOut:
@@ -353,5 +397,97 @@ def _record(
     kind = "action_failed" if error else "action_done"
     try:
         record_event(ctx, action["contact_id"], kind, data, id=f"action-{action['id']}", at=now)
+    except DuplicateEventError:
+        pass  # an earlier run of its job recorded it, then was stopped
     except CRMError as exc:
         summary.errors.append(f"action {action['id']}: its {kind} event failed: {exc}")
+
+
+def carry_out_action(ctx: TenantContext, action_id: int, now: datetime) -> DueSummary:
+    """Carry out one action, as its job does: idempotent, so a run after a killed one
+    finishes what is left and repeats nothing.
+
+    A finished (or not yet due) action is left alone. A text or email already sent is
+    not sent again; one left ``sending`` by a killed run is handed to the transport again
+    under the same message id (the transport's idempotency key; crmkit's SMS outbox
+    queues a text in the same transaction that marks it sent, so it never holds one
+    twice). The ``action_done`` / ``action_failed`` event is recorded before the action
+    is closed: its id is the action's, so recording it again changes nothing.
+    """
+    summary = DueSummary()
+    c = ContactRow.__table__.c
+    with ctx.db.begin() as conn:
+        scope = TenantScope(ctx.write_runtime(conn).tenant_id)
+        row = (
+            conn.execute(
+                scope.select(ScheduledActionRow.__table__, c.archived)
+                .join(
+                    ContactRow.__table__,
+                    (c.tenant_id == _A.tenant_id) & (c.id == _A.contact_id),
+                )
+                .where(_A.id == action_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None or row["status"] not in ("pending", "running") or row["due_at"] > now:
+            return summary
+        conn.execute(
+            scope.update(ScheduledActionRow)
+            .where(_A.id == action_id)
+            .values(status="running", claimed_at=ctx.clock(), attempts=_A.attempts + 1)
+        )
+    action = action_out({k: v for k, v in row.items() if k != "archived"})
+    if row["archived"]:
+        with ctx.db.begin() as conn:
+            _close(conn, ctx, action.id, "cancelled", "the contact is archived", None, now)
+        summary.cancelled += 1
+        return summary
+    message_id: int | None = None
+    error: str | None = None
+    if action.kind in ("text", "email"):
+        message_id, error = _send_once(ctx, action)
+    _record(ctx, action.model_dump(), message_id, error, now, summary)
+    with ctx.db.begin() as conn:
+        _close(conn, ctx, action.id, "failed" if error else "done", error, message_id, now)
+    return summary
+
+
+def _send_once(ctx: TenantContext, action: ActionOut) -> tuple[int | None, str | None]:
+    """The action's message (id, error): sent now, or what an earlier run sent."""
+    with ctx.db.connect() as conn:
+        scope = TenantScope(ctx.runtime(conn).tenant_id)
+        earlier = (
+            conn.execute(
+                scope.select(_M.id, _M.status, _M.error)
+                .where(_M.action_id == action.id, _M.direction == "out")
+                .order_by(_M.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    try:
+        if earlier is not None and earlier["status"] == "sent":
+            return int(earlier["id"]), None
+        if earlier is not None and earlier["status"] == "sending":
+            return resume(ctx, int(earlier["id"])).id, None
+        if earlier is not None:  # failed: the transport answered with an error
+            return int(earlier["id"]), str(earlier["error"])
+        message = send(
+            ctx,
+            action.contact_id,
+            "sms" if action.kind == "text" else "email",
+            body=action.body,
+            template=action.template,
+            subject=action.subject,
+            actor=f"action {action.id}",
+            action_id=action.id,
+            extra={"action": {"title": action.title, "due_at": action.due_at.isoformat()}},
+            record=False,
+        )
+        return message.id, None
+    except DeliveryError as exc:
+        return exc.message_id, str(exc)
+    except CRMError as exc:
+        return getattr(exc, "message_id", None), str(exc)

@@ -21,6 +21,7 @@ from crmkit.cli import (
     rules,
     tenants,
     transfer,
+    worker,
 )
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -44,6 +45,7 @@ COMMANDS: tuple[click.Command, ...] = (
     rules.rules,
     transfer.import_command,
     transfer.export_command,
+    worker.worker,
 )
 
 
