@@ -166,7 +166,9 @@ class CRM:
     durable_rules where it imports, else the compiled backend). ``plugin_manager`` is
     one already built with :func:`crmkit.plugins.build_plugin_manager` (the command line
     passes its own, so plugins load once); ``plugins``, ``load_entry_points`` and
-    ``env`` then do not apply to plugin loading.
+    ``env`` then do not apply to plugin loading. ``packs`` are packs loaded from folders
+    (:func:`crmkit.manifests.load_pack`) that take the place of the installed pack of
+    the same name and version: a vendor's working copy under test.
     """
 
     def __init__(
@@ -179,6 +181,7 @@ class CRM:
         engine: RuleEngine | str | None = None,
         env: Mapping[str, str] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
+        packs: Iterable[Pack] = (),
         **engine_options: Any,
     ) -> None:
         self.pm = (
@@ -198,7 +201,7 @@ class CRM:
         self.migration_locations: list[str] = []
         # The plugins' list columns of contact imports and exports.
         self.transfer_columns = ColumnRegistry()
-        self._collect_registrations()
+        self._collect_registrations(packs)
         self.schema = Schema(
             facets={f.name: f.value_names for f in self.facets},
             macros=self.condition_macros.nodes,
@@ -230,7 +233,7 @@ class CRM:
         return twin
 
     # ------------------------------------------------------------ plugins
-    def _collect_registrations(self) -> None:
+    def _collect_registrations(self, folder_packs: Iterable[Pack]) -> None:
         def add_facet(facet: Facet, provider: str) -> None:
             self.facets.register(facet, provider)
 
@@ -259,6 +262,8 @@ class CRM:
             self.migration_locations.append(migration_location(folder, provider))
 
         self.hooks.register_migrations(add_migrations)
+        for pack in folder_packs:
+            self.packs.override(pack, "folder")
         for pack in self.packs.all():
             for name in pack.facets:
                 if name not in self.facets:

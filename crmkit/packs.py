@@ -118,6 +118,15 @@ class PackRegistry:
         versions[pack.version] = pack
         self.providers[pack.ref] = provider
 
+    def override(self, pack: Pack, provider: str) -> None:
+        """Put ``pack`` in place of the installed pack of the same name and version (or
+        beside the installed versions): what ``crmkit rules test PATH`` runs is the
+        folder's copy, never the one a plugin installed."""
+        if not isinstance(pack, Pack):
+            raise ConfigError(f"{provider!r} gave {pack!r}, which is not a Pack")
+        self._packs.setdefault(pack.name, {})[pack.version] = pack
+        self.providers[pack.ref] = provider
+
     def resolve(self, spec: str) -> Pack:
         """Return the pack a spec names: the pinned version, or the newest one."""
         name, version = parse_spec(spec)

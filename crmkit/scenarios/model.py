@@ -34,7 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from crmkit.errors import SourceError
+from crmkit.errors import ConfigError, SourceError
+from crmkit.packs import Pack, parse_spec
 from crmkit.yaml_source import YamlSource, describe_validation, located, parse_yaml
 
 # What a scenario file is called: pytest collects these, `crmkit rules test DIR` finds them.
@@ -215,8 +216,26 @@ class Scenario:
     then_line: int
 
 
-def load_scenarios(text: str, source: str) -> list[Scenario]:
-    """Parse a scenario file; every problem is a :class:`SourceError` with its line."""
+def pinned(specs: list[str], pack: Pack | None) -> tuple[str, ...]:
+    """``specs`` with ``pack``'s own name pinned to its version: a scenario file shipped
+    inside a pack version tests that version, not whichever is newest (``name@version``
+    in the file still says otherwise)."""
+    if pack is None:
+        return tuple(specs)
+    found = []
+    for spec in specs:
+        try:
+            name, version = parse_spec(spec)
+        except ConfigError:
+            found.append(spec)  # reported, with the scenario's line, when it runs
+            continue
+        found.append(pack.ref if name == pack.name and version is None else spec)
+    return tuple(found)
+
+
+def load_scenarios(text: str, source: str, pack: Pack | None = None) -> list[Scenario]:
+    """Parse a scenario file; every problem is a :class:`SourceError` with its line.
+    ``pack`` is the pack version that ships the file: see :func:`pinned`."""
     document = parse_yaml(text, source)
     spec: ScenarioFileDefinition = document.validate(ScenarioFileDefinition, "a scenario file")
     scenarios = []
@@ -245,7 +264,7 @@ def load_scenarios(text: str, source: str) -> list[Scenario]:
                 source=source,
                 line=document.line(at) or 0,
                 name=item.name,
-                packs=tuple(item.packs if item.packs is not None else spec.packs),
+                packs=pinned(item.packs if item.packs is not None else spec.packs, pack),
                 settings={**spec.settings, **(item.settings or {})},
                 start=spec.start,
                 given=item.given,
@@ -273,12 +292,13 @@ def _check_names(
             )
 
 
-def read_scenarios(path: Any, name: str | None = None) -> list[Scenario]:
+def read_scenarios(path: Any, name: str | None = None, pack: Pack | None = None) -> list[Scenario]:
     """Read a scenario file (a ``pathlib.Path`` or an ``importlib.resources`` file);
-    errors call it ``name`` (default: its path)."""
+    errors call it ``name`` (default: its path); ``pack`` is the pack version that
+    ships it (see :func:`pinned`)."""
     source = name or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(source, f"cannot read the scenario file: {exc}") from None
-    return load_scenarios(text, source)
+    return load_scenarios(text, source, pack)

@@ -14,10 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pluggy
+
 from crmkit.changes import Notice
 from crmkit.clock import MovableClock
 from crmkit.core import CRM
 from crmkit.errors import CRMError, SourceError
+from crmkit.packs import Pack
 from crmkit.rules.actions import AddTag, Change, SetFacet, SetScore
 from crmkit.scenarios.model import (
     AdvanceStep,
@@ -68,11 +71,21 @@ class ScenarioFailed(AssertionError):
 class ScenarioRunner:
     """Runs scenarios with the installed plugins (and ``plugins``) on a scratch database.
 
+    ``packs`` (loaded from folders) run in place of the installed copies of the same
+    versions; ``plugin_manager`` is one already built (the command line's).
+
     >>> with ScenarioRunner() as runner:
     ...     results = runner.run_file(Path("rules/followup.scenarios.yaml"))
     """
 
-    def __init__(self, *, plugins: Iterable[object] = (), load_entry_points: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+        packs: Iterable[Pack] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="crmkit-scenarios-")
         self.clock = MovableClock()
         self.crm: CRM = CRM(
@@ -80,6 +93,8 @@ class ScenarioRunner:
             plugins=plugins,
             load_entry_points=load_entry_points,
             clock=self.clock,
+            packs=packs,
+            plugin_manager=plugin_manager,
         )
         self.crm.migrate()
         self._count = 0
@@ -94,9 +109,13 @@ class ScenarioRunner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run_file(self, path: Any, name: str | None = None) -> list[ScenarioResult]:
-        """Run every scenario of a file; ``name`` is how reports call it (its path)."""
-        return [self.run(scenario) for scenario in read_scenarios(path, name)]
+    def run_file(
+        self, path: Any, name: str | None = None, pack: Pack | None = None
+    ) -> list[ScenarioResult]:
+        """Run every scenario of a file; ``name`` is how reports call it (its path);
+        ``pack`` is the pack version that ships the file (its scenarios run against
+        that version)."""
+        return [self.run(scenario) for scenario in read_scenarios(path, name, pack)]
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run one scenario; a failing expectation or step is reported, not raised.

@@ -1,0 +1,138 @@
+"""The pack kit tells a vendor the truth: what ``rules test`` and pytest run is the
+pack in the folder, a pack version's scenarios test that version, and failures are loud."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from crmkit import hookimpl, plugins
+from crmkit.facets import Facet
+from crmkit.manifests import load_pack
+from crmkit.packs import Pack
+from crmkit.testing.support import STAGE, invoker
+
+MANIFEST = """\
+name: deals
+version: "{version}"
+facets: [stage]
+rulesets: [deals.yaml]
+scenarios: [deals.scenarios.yaml]
+"""
+
+RULES = """\
+rules:
+  - name: a signature wins the deal
+    when: event.kind == {kind} and contact.stage == open
+    then:
+      - set: {{stage: won}}
+"""
+
+SCENARIOS = """\
+packs: [deals]
+scenarios:
+  - name: a signature wins the deal
+    given:
+      ada: {}
+    when:
+      - {event: contract_signed, contact: ada}
+    then:
+      ada: {facets: {stage: won}}
+"""
+
+
+def deals_folder(folder: Path, version: str, kind: str = "contract_signed") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pack.yaml").write_text(MANIFEST.format(version=version), encoding="utf-8")
+    (folder / "deals.yaml").write_text(RULES.format(kind=kind), encoding="utf-8")
+    (folder / "deals.scenarios.yaml").write_text(SCENARIOS, encoding="utf-8")
+    return folder
+
+
+class FolderPacks:
+    """Installs the packs of manifest folders, as a vendor's plugin does."""
+
+    def __init__(self, *folders: Path) -> None:
+        self.folders = folders
+
+    @hookimpl
+    def crmkit_register_facets(self, register: Callable[[Facet], None]) -> None:
+        register(STAGE)
+
+    @hookimpl
+    def crmkit_register_packs(self, register: Callable[[Pack], None]) -> None:
+        for folder in self.folders:
+            register(load_pack(folder))
+
+
+@pytest.fixture
+def install(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    def install_plugin(plugin: object) -> None:
+        original = plugins.build_plugin_manager
+        monkeypatch.setattr(
+            "crmkit.plugins.build_plugin_manager",
+            lambda extra, **k: original([*extra, plugin], **k),
+        )
+
+    return install_plugin
+
+
+def test_rules_test_runs_the_pack_in_the_folder_not_the_installed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: Callable[..., None]
+) -> None:
+    installed = deals_folder(tmp_path / "installed", "1.0.0")
+    install(FolderPacks(installed))
+    work = tmp_path / "work"
+    shutil.copytree(installed, work)
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    assert "1 passed, 0 failed" in invoke("rules", "test", str(work))
+    # The vendor edits the rule in the working copy: the scenario must now fail.
+    (work / "deals.yaml").write_text(RULES.format(kind="deal_closed"), encoding="utf-8")
+    out = invoke("rules", "test", str(work), code=1, stdout=True)
+    assert f"pack deals@1.0.0 (from {work})" in out
+    assert "0 passed, 1 failed" in out
+    # A scenario file named on its own belongs to the manifest beside it.
+    out = invoke("rules", "test", str(work / "deals.scenarios.yaml"), code=1, stdout=True)
+    assert "0 passed, 1 failed" in out
+    # The installed pack still passes.
+    assert "pack deals@1.0.0 (installed)" in invoke("rules", "test", "--pack", "deals")
+
+
+def test_a_pack_versions_scenarios_run_against_that_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: Callable[..., None]
+) -> None:
+    old = deals_folder(tmp_path / "v1", "1.0.0")
+    # 2.0.0 wins deals on another event: 1.0.0's scenario fails against it.
+    new = deals_folder(tmp_path / "v2", "2.0.0", kind="deal_closed")
+    install(FolderPacks(old, new))
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    report = json.loads(invoke("rules", "test", "--pack", "deals@1.0.0", "--json"))
+    assert report["failed"] == 0
+    assert report["rules_not_exercised"] == {"deals@1.0.0": []}
+    report = json.loads(invoke("rules", "test", str(old), "--json"))
+    assert (report["failed"], report["packs"]) == (0, {"deals@1.0.0": str(old)})
+
+
+def test_pytest_runs_a_pack_folders_scenarios_against_the_folder(
+    pytester: pytest.Pytester,
+) -> None:
+    # A pack no plugin installs, on a facet an installed plugin (17hats) brings.
+    pytester.makefile(
+        ".yaml",
+        pack='name: draft\nversion: "0.1.0"\nfacets: [contact_type]\nrulesets: [draft.yaml]\n'
+        "scenarios: [draft.scenarios.yaml]\n",
+        draft="rules:\n  - name: a form makes a client\n    when: event.kind == form\n"
+        "    then:\n      - set: {contact_type: client}\n",
+    )
+    pytester.makefile(
+        ".scenarios.yaml",
+        draft="packs: [draft]\nscenarios:\n  - name: a form makes a client\n"
+        "    given: {ada: {}}\n    when:\n      - {event: form, contact: ada}\n"
+        "    then: {ada: {facets: {contact_type: client}}}\n",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
