@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from crmkit import hookimpl, plugins
+from crmkit.cli.main import cli
 from crmkit.facets import Facet
 from crmkit.manifests import load_pack
 from crmkit.packs import Pack
@@ -136,3 +138,67 @@ def test_pytest_runs_a_pack_folders_scenarios_against_the_folder(
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+TEXTING = """\
+rules:
+  - name: a quote schedules a text
+    when: event.kind == quote_sent
+    then:
+      - schedule: {kind: text, title: Follow up, in: 1 minutes, template: gone.txt.j2}
+"""
+
+
+def texting_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pack.yaml").write_text(
+        'name: texts\nversion: "1.0.0"\nfacets: [stage]\nrulesets: [texts.yaml]\n'
+        "templates: templates\n",
+        encoding="utf-8",
+    )
+    (folder / "texts.yaml").write_text(TEXTING, encoding="utf-8")
+    (folder / "templates").mkdir()
+    (folder / "templates" / "hello.txt.j2").write_text(
+        "Hi {{ contact.name }},\n{% if contact.score %}you scored{% endfor %}\n", encoding="utf-8"
+    )
+    return folder
+
+
+def test_rules_check_compiles_every_template_a_pack_ships_or_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: Callable[..., None]
+) -> None:
+    folder = texting_folder(tmp_path / "texts")
+    install(FolderPacks())
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    report = json.loads(invoke("rules", "check", str(folder), "--json", code=1, stdout=True))
+    problems = {(p["kind"], p["where"], p["message"]) for p in report["problems"]}
+    assert problems == {
+        (
+            "template",
+            f"{folder / 'templates' / 'hello.txt.j2'}, line 2",
+            "template 'hello.txt.j2' of pack texts@1.0.0 does not compile: Encountered "
+            "unknown tag 'endfor'. Jinja was looking for the following tags: 'elif' or "
+            "'else' or 'endif'. The innermost block that needs to be closed is 'if'.",
+        ),
+        (
+            "template",
+            "texts@1.0.0:texts.yaml, line 2, rule 'a quote schedules a text'",
+            "names template 'gone.txt.j2', which pack texts@1.0.0 does not ship",
+        ),
+    }
+
+
+def test_tick_reports_failed_actions_and_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: Callable[..., None]
+) -> None:
+    install(FolderPacks(texting_folder(tmp_path / "texts")))
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    invoke("init", "--packs", "texts")
+    invoke("contact", "add", "--first-name", "Ada", "--phone", "+1 415 555 0100")
+    invoke("event", "record", "--contact", "1", "--kind", "quote_sent")
+    result = CliRunner().invoke(cli, ["tick", "--now", "2099-01-01T00:00:00Z"])
+    assert result.exit_code == 1
+    assert "0 changes; actions: 0 done, 1 failed, 0 cancelled" in result.stdout
+    assert "failed: action 1 (contact 1): pack texts@1.0.0 has no template 'gone.txt.j2'" in (
+        result.stderr
+    )

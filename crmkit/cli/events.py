@@ -113,17 +113,30 @@ def ingest(file: Path, batch_size: int, no_progress: bool, as_json: bool) -> Non
 @click.option("--now", "now_text", metavar="ISO-TIME", help="The tick's time (default: now).")
 @JSON_OPTION
 def tick(now_text: str | None, as_json: bool) -> None:
-    """Run what depends on time: score decay and expiry, rankings, tick rules."""
+    """Run what depends on time: score decay and expiry, rankings, tick rules, due
+    actions. Exits 1 when a due action failed (each failure is printed)."""
     summary = current_tenant().tick(parse_time(now_text, "--now"))
+    done = summary.actions
     if as_json:
         print_json(summary)
-        return
-    console.print(
-        f"tick at {summary.now.isoformat(timespec='seconds')}: {summary.changes} changes",
-        markup=False,
-    )
-    for rule, count in summary.by_rule.items():
-        console.print(f"  {rule}: {count}", markup=False)
+    else:
+        actions = (
+            f"; actions: {done.done} done, {done.failed} failed, {done.cancelled} cancelled"
+            if done.done or done.failed or done.cancelled
+            else ""
+        )
+        console.print(
+            f"tick at {summary.now.isoformat(timespec='seconds')}: {summary.changes} changes"
+            + actions,
+            markup=False,
+            soft_wrap=True,
+        )
+        for rule, count in summary.by_rule.items():
+            console.print(f"  {rule}: {count}", markup=False)
+        for message in done.errors:
+            errors.print(f"  failed: {message}", markup=False, highlight=False, soft_wrap=True)
+    if done.failed:
+        sys.exit(1)
 
 
 @click.command()
