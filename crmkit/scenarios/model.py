@@ -22,6 +22,9 @@ scenarios:
           - "contact_type: other -> hot_lead"
           - {name: contact_type, to: cold_prospect, rule: quiet hot leads go cold}
         actions: ["step: First call"]   # pending upcoming actions (kind: title)
+        messages:                  # every message sent to ada, in order (captured, not sent)
+          - "text: Hi Ada*"        # KIND: BODY, * and ? as wildcards
+          - {kind: email, subject: "Welcome*"}
 ```
 """
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -82,6 +85,30 @@ class TransitionExpectation(BaseModel):
         return f"{text} ({self.rule})" if self.rule else text
 
 
+class MessageExpectation(BaseModel):
+    """A message the steps sent to the contact: ``kind`` (``email`` or ``text``),
+    ``subject`` and ``body`` (each left out: any; ``*`` and ``?`` are wildcards)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email", "text"] | None = None
+    subject: str | None = None
+    body: str | None = None
+
+    @classmethod
+    def parse(cls, item: Any) -> MessageExpectation:
+        if isinstance(item, str):
+            kind, sep, body = item.partition(":")
+            if not sep or kind.strip() not in ("email", "text"):
+                raise ValueError(f"{item!r} is not 'email: BODY' or 'text: BODY'")
+            return cls.model_validate({"kind": kind.strip(), "body": body.strip()})
+        return cls.model_validate(item)
+
+    def describe(self) -> str:
+        subject = f" {self.subject!r}" if self.subject else ""
+        return f"{self.kind or 'message'}{subject}: {self.body or '*'}"
+
+
 class ContactExpectation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +118,14 @@ class ContactExpectation(BaseModel):
     fields: dict[str, Any] | None = None
     transitions: list[TransitionExpectation] | None = None
     actions: list[str] | None = None
+    messages: list[MessageExpectation] | None = None
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [MessageExpectation.parse(item) for item in value]
+        return value
 
     @field_validator("transitions", mode="before")
     @classmethod

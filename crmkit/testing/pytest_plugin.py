@@ -7,7 +7,10 @@ Fixtures:
 * ``crmkit_db_url``: an empty database for one test: a SQLite file in ``tmp_path``, or
   a fresh schema on the PostgreSQL server at ``$CRMKIT_TEST_POSTGRES_URL`` when set.
 * ``crmkit_plugins``: extra plugin objects for the CRM (override it in a conftest).
-* ``crmkit_crm``: a migrated :class:`~crmkit.core.CRM` on that database and clock.
+* ``crmkit_messages``: the emails and texts the CRM sent, kept in memory instead
+  (:class:`~crmkit.scenarios.outbox.CapturedMessages`): no test sends real mail.
+* ``crmkit_crm``: a migrated :class:`~crmkit.core.CRM` on that database and clock, its
+  messages captured.
 * ``crmkit_tenants``: a factory, ``crmkit_tenants("acme", ["17hats"], settings)``.
 * ``crmkit_tenant``: the tenant ``test`` with the packs of the test's
   ``@pytest.mark.crmkit_packs("17hats", "funnel@1.0.0")`` marker.
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from crmkit.core import CRM
     from crmkit.packs import Pack
     from crmkit.scenarios import Scenario, ScenarioRunner
+    from crmkit.scenarios.outbox import CapturedMessages
     from crmkit.tenant import Tenant
 
 # The scenario runners of a session, by the folder whose pack they run on its own ("" is
@@ -75,12 +79,22 @@ def crmkit_plugins() -> Sequence[object]:
 
 
 @pytest.fixture
+def crmkit_messages() -> CapturedMessages:
+    from crmkit.scenarios.outbox import CapturedMessages
+
+    return CapturedMessages()
+
+
+@pytest.fixture
 def crmkit_crm(
-    crmkit_db_url: str, crmkit_clock: MovableClock, crmkit_plugins: Sequence[object]
+    crmkit_db_url: str,
+    crmkit_clock: MovableClock,
+    crmkit_plugins: Sequence[object],
+    crmkit_messages: CapturedMessages,
 ) -> Iterator[CRM]:
     from crmkit.core import CRM
 
-    crm = CRM(crmkit_db_url, plugins=crmkit_plugins, clock=crmkit_clock)
+    crm = CRM(crmkit_db_url, plugins=[*crmkit_plugins, crmkit_messages], clock=crmkit_clock)
     crm.migrate()
     yield crm
     crm.close()
