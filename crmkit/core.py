@@ -16,7 +16,7 @@ from crmkit.clock import Clock, utc_now
 from crmkit.conditions.macros import MacroRegistry
 from crmkit.conditions.parser import Schema
 from crmkit.context import TenantContext
-from crmkit.errors import ConfigError, NotFoundError, PluginError
+from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
 from crmkit.field_types import FieldSpec
 from crmkit.hooks import Hooks, PermitCheck
@@ -252,7 +252,13 @@ class CRM:
 
         self.hooks.register_facets(add_facet)
         self.hooks.register_actions(add_action)
-        self.hooks.register_packs(add_pack)
+
+        def broken_packs(provider: str, error: CRMError) -> None:
+            self.packs.mark_broken(provider, str(error))
+
+        # A broken pack must not take the others down: it is kept aside (and named by
+        # every command that lists packs, and by the tenants that use it).
+        self.hooks.register_packs(add_pack, broken_packs)
         self.hooks.register_permits(add_permit)
         self.hooks.register_settings(self.declared_settings.register)
         self.hooks.register_condition_macros(self.condition_macros.register)
@@ -265,12 +271,15 @@ class CRM:
         for pack in folder_packs:
             self.packs.override(pack, "folder")
         for pack in self.packs.all():
-            for name in pack.facets:
-                if name not in self.facets:
-                    raise PluginError(
-                        f"pack {pack.ref} (plugin {self.packs.providers[pack.ref]!r}) uses "
-                        f"facet {name!r}, which no plugin registers"
-                    )
+            missing = [name for name in pack.facets if name not in self.facets]
+            if missing:
+                provider = self.packs.providers[pack.ref]
+                self.packs.mark_broken(
+                    provider,
+                    f"pack {pack.ref} (plugin {provider!r}) uses facet {missing[0]!r}, "
+                    "which no plugin registers",
+                    pack,
+                )
 
     def _check_tick_settings(self, packs: Sequence[Pack], settings: Mapping[str, Any]) -> None:
         facets = {f: self.facets.get(f).value_names for p in packs for f in p.facets}

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from crmkit import hookimpl, plugins
+from crmkit import Tenant, hookimpl, plugins
 from crmkit.cli.main import cli
 from crmkit.facets import Facet
 from crmkit.manifests import load_pack
 from crmkit.packs import Pack
+from crmkit.scenarios import ScenarioRunner, load_scenarios
+from crmkit.scenarios.outbox import CapturedMessages
 from crmkit.testing.support import STAGE, invoker
 
 MANIFEST = """\
@@ -69,6 +74,31 @@ class FolderPacks:
     def crmkit_register_packs(self, register: Callable[[Pack], None]) -> None:
         for folder in self.folders:
             register(load_pack(folder))
+
+
+class Inbox:
+    """A real SMTP server's handler that keeps the recipients of what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.extend(envelope.rcpt_tos)
+        return "250 accepted"
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[list[str], int]]:
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox.received, port
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
@@ -201,4 +231,113 @@ def test_tick_reports_failed_actions_and_exits_non_zero(
     assert "0 changes; actions: 0 done, 1 failed, 0 cancelled" in result.stdout
     assert "failed: action 1 (contact 1): pack texts@1.0.0 has no template 'gone.txt.j2'" in (
         result.stderr
+    )
+
+
+WELCOME = """\
+packs: [clienttether]
+settings: {{smtp_host: 127.0.0.1, smtp_port: {port}, mail_from: team@acme-homes.com,
+  sender_name: Acme}}
+scenarios:
+  - name: a web lead is welcomed by email
+    given:
+      ada: {{first_name: Ada, email: ada@example.com, phone: "+1 415 555 0100"}}
+    when:
+      - {{event: web_lead, contact: ada}}
+      - tick
+    then:
+      ada:
+        messages:
+          - "text: Hi Ada*"
+          - {{kind: email, subject: "Welcome to Acme, Ada", body: "Hi Ada,*within a day.*"}}
+  - name: a wrong expectation shows what was sent
+    given:
+      bo: {{first_name: Bo, email: bo@example.com, phone: "+1 415 555 0101"}}
+    when:
+      - {{event: web_lead, contact: bo}}
+      - tick
+    then:
+      bo:
+        messages: ["text: Hello*"]
+"""
+
+
+def test_scenario_runs_capture_messages_and_never_send_them(
+    smtp_inbox: tuple[list[str], int],
+) -> None:
+    received, port = smtp_inbox
+    with ScenarioRunner() as runner:
+        good, bad = (
+            runner.run(s) for s in load_scenarios(WELCOME.format(port=port), "welcome.yaml")
+        )
+        assert [m.to for m in runner.messages] == [
+            "+14155550100",
+            "ada@example.com",
+            "+14155550101",
+            "bo@example.com",
+        ]
+    assert good.passed, good.message
+    assert not bad.passed
+    assert "then bo: messages" in bad.message
+    assert "expected: ['text: Hello*']" in bad.message
+    assert "got:      ['text to +14155550101: Hi Bo, thanks for reaching out" in bad.message
+    assert "\"email to bo@example.com 'Welcome to Acme, Bo': Hi Bo,\"]" in bad.message
+    assert received == []
+
+
+@pytest.mark.crmkit_packs("clienttether")
+def test_the_pytest_fixtures_capture_messages(
+    crmkit_tenant: Tenant, crmkit_messages: CapturedMessages, smtp_inbox: tuple[list[str], int]
+) -> None:
+    received, port = smtp_inbox
+    crmkit_tenant.update_settings(
+        {"smtp_host": "127.0.0.1", "smtp_port": port, "mail_from": "team@acme-homes.com"}
+    )
+    ada = crmkit_tenant.add_contact({"first_name": "Ada", "email": "ada@example.com"})
+    crmkit_tenant.send_email(ada.id, subject="Hello", body="Hi Ada")
+    (message,) = crmkit_messages.to_contact(ada.id)
+    assert (message.kind, message.subject, message.body) == ("email", "Hello", "Hi Ada")
+    assert crmkit_tenant.messages(ada.id)[0].status == "sent"
+    assert received == []
+
+
+def test_a_broken_pack_does_not_take_the_others_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, install: Callable[..., None]
+) -> None:
+    deals = deals_folder(tmp_path / "deals", "1.0.0")
+    shiny = deals_folder(tmp_path / "shiny", "1.0.0")
+    manifest = (
+        (shiny / "pack.yaml").read_text(encoding="utf-8").replace("name: deals", "name: shiny")
+    )
+    (shiny / "pack.yaml").write_text(manifest, encoding="utf-8")
+
+    class Shiny(FolderPacks):
+        @hookimpl
+        def crmkit_register_facets(self, register: Callable[[Facet], None]) -> None:
+            pass
+
+    install(FolderPacks(deals))
+    install(Shiny(shiny))
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    invoke("init", "--packs", "deals,shiny")
+    invoke("--tenant", "other", "init", "--packs", "deals")
+    # The vendor ships a manifest with a key crmkit does not know.
+    (shiny / "pack.yaml").write_text(manifest + "colour: red\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--tenant", "other", "packs", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["deals"]["broken"] is None
+    warning = result.stderr.replace("\n", " ")
+    assert "the packs of plugin 'Shiny' could not be loaded:" in warning
+    assert "pack.yaml, line 6: colour: unknown key" in warning
+    assert "block the plugin with CRMKIT_BLOCK_PLUGINS=Shiny" in warning
+    # Tenants without it work; the tenant that uses it gets an error naming it.
+    invoke("--tenant", "other", "contact", "add", "--first-name", "Ada")
+    error = invoke("contact", "list", code=1)
+    assert "unknown pack 'shiny'" in error and "CRMKIT_BLOCK_PLUGINS=Shiny" in error
+    # A pack on a facet no plugin registers is set aside by name.
+    (shiny / "pack.yaml").write_text(manifest.replace("[stage]", "[mood]"), encoding="utf-8")
+    error = invoke("contact", "list", code=1)
+    assert "pack 'shiny' could not be loaded: pack shiny@1.0.0 (plugin 'Shiny') uses facet" in (
+        error.replace("\n", " ")
     )
