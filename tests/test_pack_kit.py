@@ -341,3 +341,35 @@ def test_a_broken_pack_does_not_take_the_others_down(
     assert "pack 'shiny' could not be loaded: pack shiny@1.0.0 (plugin 'Shiny') uses facet" in (
         error.replace("\n", " ")
     )
+
+
+def test_event_record_prints_every_change_and_explain_says_what_the_event_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke = invoker(f"sqlite:///{tmp_path / 'crm.db'}", monkeypatch, "acme")
+    invoke("init", "--packs", "leadklozer")
+    invoke("contact", "add", "--first-name", "Ada")
+    data = '{"channel": "facebook", "kind": "comment"}'
+    out = invoke("event", "record", "--contact", "1", "--kind", "engagement", "--data", data)
+    lines = out.splitlines()[1:]
+    # The rules' three changes, and the points LeadKlozer's hook gives for the status.
+    assert [line.split("  ")[2] for line in lines] == [
+        "status: neutral -> new",
+        "tags: - -> engaged",
+        "score: 0 -> 5",
+        "score: 5 -> 10",
+    ]
+    recorded = json.loads(
+        invoke("event", "record", "--contact", "1", "--kind", "engagement", "--json")
+    )
+    # Back to neutral: the engagement's point, and the hook takes the status' 5 points back.
+    assert [(c["name"], c["new"]) for c in recorded["changes"]] == [
+        ("status", "neutral"),
+        ("score", "11"),
+        ("score", "6"),
+    ]
+    explained = invoke("explain", "1")
+    assert '(engagement {"channel": "facebook", "kind": "comment"})' in explained
+    rows = json.loads(invoke("explain", "1", "--json"))
+    assert rows[0]["event_kind"] == "engagement"
+    assert rows[0]["event_data"] == {"channel": "facebook", "kind": "comment"}
