@@ -16,7 +16,7 @@ from crmkit.clock import Clock, utc_now
 from crmkit.conditions.macros import MacroRegistry
 from crmkit.conditions.parser import Schema
 from crmkit.context import TenantContext
-from crmkit.errors import ConfigError, NotFoundError, PluginError
+from crmkit.errors import ConfigError, CRMError, NotFoundError, PluginError
 from crmkit.facets import Facet, FacetRegistry
 from crmkit.field_types import FieldSpec
 from crmkit.hooks import Hooks, PermitCheck
@@ -166,7 +166,9 @@ class CRM:
     durable_rules where it imports, else the compiled backend). ``plugin_manager`` is
     one already built with :func:`crmkit.plugins.build_plugin_manager` (the command line
     passes its own, so plugins load once); ``plugins``, ``load_entry_points`` and
-    ``env`` then do not apply to plugin loading.
+    ``env`` then do not apply to plugin loading. ``packs`` are packs loaded from folders
+    (:func:`crmkit.manifests.load_pack`) that take the place of the installed pack of
+    the same name and version: a vendor's working copy under test.
     """
 
     def __init__(
@@ -179,6 +181,7 @@ class CRM:
         engine: RuleEngine | str | None = None,
         env: Mapping[str, str] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
+        packs: Iterable[Pack] = (),
         **engine_options: Any,
     ) -> None:
         self.pm = (
@@ -198,7 +201,7 @@ class CRM:
         self.migration_locations: list[str] = []
         # The plugins' list columns of contact imports and exports.
         self.transfer_columns = ColumnRegistry()
-        self._collect_registrations()
+        self._collect_registrations(packs)
         self.schema = Schema(
             facets={f.name: f.value_names for f in self.facets},
             macros=self.condition_macros.nodes,
@@ -230,7 +233,7 @@ class CRM:
         return twin
 
     # ------------------------------------------------------------ plugins
-    def _collect_registrations(self) -> None:
+    def _collect_registrations(self, folder_packs: Iterable[Pack]) -> None:
         def add_facet(facet: Facet, provider: str) -> None:
             self.facets.register(facet, provider)
 
@@ -249,7 +252,13 @@ class CRM:
 
         self.hooks.register_facets(add_facet)
         self.hooks.register_actions(add_action)
-        self.hooks.register_packs(add_pack)
+
+        def broken_packs(provider: str, error: CRMError) -> None:
+            self.packs.mark_broken(provider, str(error))
+
+        # A broken pack must not take the others down: it is kept aside (and named by
+        # every command that lists packs, and by the tenants that use it).
+        self.hooks.register_packs(add_pack, broken_packs)
         self.hooks.register_permits(add_permit)
         self.hooks.register_settings(self.declared_settings.register)
         self.hooks.register_condition_macros(self.condition_macros.register)
@@ -259,13 +268,18 @@ class CRM:
             self.migration_locations.append(migration_location(folder, provider))
 
         self.hooks.register_migrations(add_migrations)
+        for pack in folder_packs:
+            self.packs.override(pack, "folder")
         for pack in self.packs.all():
-            for name in pack.facets:
-                if name not in self.facets:
-                    raise PluginError(
-                        f"pack {pack.ref} (plugin {self.packs.providers[pack.ref]!r}) uses "
-                        f"facet {name!r}, which no plugin registers"
-                    )
+            missing = [name for name in pack.facets if name not in self.facets]
+            if missing:
+                provider = self.packs.providers[pack.ref]
+                self.packs.mark_broken(
+                    provider,
+                    f"pack {pack.ref} (plugin {provider!r}) uses facet {missing[0]!r}, "
+                    "which no plugin registers",
+                    pack,
+                )
 
     def _check_tick_settings(self, packs: Sequence[Pack], settings: Mapping[str, Any]) -> None:
         facets = {f: self.facets.get(f).value_names for p in packs for f in p.facets}

@@ -87,9 +87,16 @@ class Hooks:
         return any(impl.plugin_name not in self.fallbacks for impl in impls)
 
     # ------------------------------------------------------------ registration
-    def _collect(self, name: HookName, register: Callable[..., None]) -> None:
+    def _collect(
+        self,
+        name: HookName,
+        register: Callable[..., None],
+        on_error: Callable[[str, CRMError], None] | None = None,
+    ) -> None:
         """Call a ``register`` hook one plugin at a time, so each item is credited to
-        the plugin that gave it: ``register(*item, provider)``."""
+        the plugin that gave it: ``register(*item, provider)``. With ``on_error``, a
+        plugin that fails is reported to it (``on_error(provider, error)``) and the
+        other plugins still register; without, the error is raised."""
         for impl in getattr(self.pm.hook, name).get_hookimpls():
             provider = impl.plugin_name
 
@@ -100,13 +107,18 @@ class Hooks:
             # argument checks.
             others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
             try:
-                self.pm.subset_hook_caller(name, remove_plugins=others)(register=bound)
-            except CRMError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {provider!r} failed in {name}: {type(exc).__name__}: {exc}"
-                ) from exc
+                try:
+                    self.pm.subset_hook_caller(name, remove_plugins=others)(register=bound)
+                except CRMError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin {provider!r} failed in {name}: {type(exc).__name__}: {exc}"
+                    ) from exc
+            except CRMError as exc:
+                if on_error is None:
+                    raise
+                on_error(provider, exc)
 
     def register_facets(self, register: Callable[[Facet, str], None]) -> None:
         """``crmkit_register_facets``: ``register(facet, provider)`` per facet."""
@@ -116,9 +128,14 @@ class Hooks:
         """``crmkit_register_actions``: ``register(name, spec, provider)`` per action."""
         self._collect("crmkit_register_actions", register)
 
-    def register_packs(self, register: Callable[[Pack, str], None]) -> None:
-        """``crmkit_register_packs``: ``register(pack, provider)`` per pack version."""
-        self._collect("crmkit_register_packs", register)
+    def register_packs(
+        self,
+        register: Callable[[Pack, str], None],
+        on_error: Callable[[str, CRMError], None] | None = None,
+    ) -> None:
+        """``crmkit_register_packs``: ``register(pack, provider)`` per pack version;
+        ``on_error(provider, error)`` for a plugin whose packs fail (see :meth:`_collect`)."""
+        self._collect("crmkit_register_packs", register, on_error)
 
     def register_settings(self, register: Callable[[Setting, str], None]) -> None:
         """``crmkit_register_settings``: ``register(setting, provider)`` per setting."""

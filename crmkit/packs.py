@@ -99,12 +99,40 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return name, (version if sep else None)
 
 
+@dataclass(frozen=True)
+class BrokenPack:
+    """A pack (or a plugin's packs) that could not be loaded: the CRM starts without it."""
+
+    provider: str
+    error: str
+    name: str | None = None  # None: the plugin failed before naming its pack
+
+    def __str__(self) -> str:
+        what = f"pack {self.name!r}" if self.name else f"the packs of plugin {self.provider!r}"
+        return (
+            f"{what} could not be loaded: {self.error} (fix it, or block the plugin with "
+            f"CRMKIT_BLOCK_PLUGINS={self.provider})"
+        )
+
+
 class PackRegistry:
-    """Installed packs; several versions of one pack can sit side by side."""
+    """Installed packs; several versions of one pack can sit side by side. A pack that
+    cannot be loaded is kept aside in :attr:`broken`, so the others still work."""
 
     def __init__(self) -> None:
         self._packs: dict[str, dict[str, Pack]] = {}
         self.providers: dict[str, str] = {}
+        self.broken: list[BrokenPack] = []
+
+    def mark_broken(self, provider: str, error: str, pack: Pack | None = None) -> None:
+        """Record a pack that failed to load (``pack``: a registered one, now removed)."""
+        if pack is not None:
+            versions = self._packs.get(pack.name, {})
+            versions.pop(pack.version, None)
+            if not versions:
+                self._packs.pop(pack.name, None)
+            self.providers.pop(pack.ref, None)
+        self.broken.append(BrokenPack(provider, error, pack.name if pack else None))
 
     def register(self, pack: Pack, provider: str) -> None:
         if not isinstance(pack, Pack):
@@ -118,13 +146,26 @@ class PackRegistry:
         versions[pack.version] = pack
         self.providers[pack.ref] = provider
 
+    def override(self, pack: Pack, provider: str) -> None:
+        """Put ``pack`` in place of the installed pack of the same name and version (or
+        beside the installed versions): what ``crmkit rules test PATH`` runs is the
+        folder's copy, never the one a plugin installed."""
+        if not isinstance(pack, Pack):
+            raise ConfigError(f"{provider!r} gave {pack!r}, which is not a Pack")
+        self._packs.setdefault(pack.name, {})[pack.version] = pack
+        self.providers[pack.ref] = provider
+
     def resolve(self, spec: str) -> Pack:
         """Return the pack a spec names: the pinned version, or the newest one."""
         name, version = parse_spec(spec)
         versions = self._packs.get(name)
         if not versions:
+            named = [b for b in self.broken if b.name == name]
+            if named:
+                raise UnknownPackError(str(named[0]))
             known = ", ".join(sorted(self._packs)) or "none"
-            raise UnknownPackError(f"unknown pack {name!r} (installed: {known})")
+            unnamed = "".join(f"; {b}" for b in self.broken if b.name is None)
+            raise UnknownPackError(f"unknown pack {name!r} (installed: {known}){unnamed}")
         if version is None:
             return versions[max(versions, key=Version)]
         if version not in versions:

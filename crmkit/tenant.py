@@ -18,6 +18,7 @@ import crmkit.applying as applying
 import crmkit.contacts_service as contacts_service
 import crmkit.custom_fields as custom_fields
 import crmkit.editing as editing
+import crmkit.event_history as event_history
 import crmkit.messaging as messaging
 import crmkit.notes as notes
 import crmkit.profiles as profiles
@@ -32,6 +33,7 @@ from crmkit.applying import transition_out, validation_error
 from crmkit.changes import ChangeContext, Notice
 from crmkit.contacts_service import EXPLAINABLE
 from crmkit.context import TenantContext
+from crmkit.event_history import EventSummary
 from crmkit.pipeline import AfterChanges, ChangeApplier, ContactState, Permit
 from crmkit.rules.actions import Change
 from crmkit.runtime import TenantRuntime
@@ -330,6 +332,14 @@ class Tenant:
     def explain(self, contact_id: int, facet: str | None = None) -> list[TransitionOut]:
         """Why the contact has its values: its transitions, oldest first."""
         return contacts_service.explain(self.context, contact_id, facet)
+
+    def events_by_id(self, ids: Iterable[str]) -> dict[str, EventSummary]:
+        """The events with these ids: kind, data, time (``explain`` shows them)."""
+        return event_history.events_by_id(self.context, ids)
+
+    def changes_of_event(self, event_id: str) -> list[TransitionOut]:
+        """Every change the event caused, plugins' replies to the rules' changes too."""
+        return event_history.changes_of_event(self.context, event_id)
 
     # ------------------------------------------------------------ facets
     def facet_names(self) -> list[str]:

@@ -20,7 +20,7 @@ from crmkit import CRM
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.M | re.S)
 TITLE = re.compile(r'title="([^"]+)"')
-PAGES = ["README.md", "docs/getting-started.md"]
+PAGES = ["README.md", "docs/getting-started.md", "docs/actions.md"]
 
 
 def promised_output(code: str) -> list[str]:

@@ -47,6 +47,9 @@ class Context:
     def crm(self) -> core.CRM:
         if self._crm is None:
             self._crm = core.CRM(self.db, plugin_manager=self.plugin_manager)
+            for broken in self._crm.packs.broken:
+                # Started without it: say so on every command, not only where it is used.
+                errors.print(f"warning: {broken}", markup=False, highlight=False, soft_wrap=True)
         return self._crm
 
     def tenant(self) -> Tenant:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,24 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crmkit.cli.context import JSON_OPTION, current_tenant, fail, parse_time
 from crmkit.cli.output import console, errors, print_json
+from crmkit.event_history import EventSummary
 from crmkit.event_input import read_json, read_json_lines
 from crmkit.schemas import TransitionOut
 
 
-def print_transitions(transitions: list[TransitionOut]) -> None:
-    """One line per change (or "no changes"), never wrapped, so it reads and greps well."""
+def print_transitions(
+    transitions: list[TransitionOut], events: Mapping[str, EventSummary] | None = None
+) -> None:
+    """One line per change (or "no changes"), never wrapped, so it reads and greps well;
+    with ``events``, each change names what its event was (kind and short data)."""
     if not transitions:
         console.print("no changes")
         return
     for t in transitions:
         event = f" event {t.event_id}" if t.event_id else ""
+        found = (events or {}).get(t.event_id or "")
+        if found is not None:
+            event += f" ({found.short})"
         console.print(
             f"{t.at.isoformat(timespec='seconds')}  contact {t.contact_id}  {t.name}: "
             f"{t.old or '-'} -> {t.new or '-'}  by {t.cause}{event}",
@@ -62,11 +69,13 @@ def event_record(
     result = current_tenant().record_event(
         contact_id, kind, payload, id=event_id, at=parse_time(at)
     )
+    # Read back, so the changes plugins made in reply to the rules' are shown too.
+    changes = current_tenant().changes_of_event(result.id)
     if as_json:
-        print_json(result)
+        print_json(result.model_copy(update={"changes": changes}))
         return
     console.print(f"event {result.id} recorded for contact {result.contact_id}")
-    print_transitions(result.changes)
+    print_transitions(changes)
 
 
 def _read_jsonl(path: Path) -> Iterator[Any]:
@@ -113,17 +122,30 @@ def ingest(file: Path, batch_size: int, no_progress: bool, as_json: bool) -> Non
 @click.option("--now", "now_text", metavar="ISO-TIME", help="The tick's time (default: now).")
 @JSON_OPTION
 def tick(now_text: str | None, as_json: bool) -> None:
-    """Run what depends on time: score decay and expiry, rankings, tick rules."""
+    """Run what depends on time: score decay and expiry, rankings, tick rules, due
+    actions. Exits 1 when a due action failed (each failure is printed)."""
     summary = current_tenant().tick(parse_time(now_text, "--now"))
+    done = summary.actions
     if as_json:
         print_json(summary)
-        return
-    console.print(
-        f"tick at {summary.now.isoformat(timespec='seconds')}: {summary.changes} changes",
-        markup=False,
-    )
-    for rule, count in summary.by_rule.items():
-        console.print(f"  {rule}: {count}", markup=False)
+    else:
+        actions = (
+            f"; actions: {done.done} done, {done.failed} failed, {done.cancelled} cancelled"
+            if done.done or done.failed or done.cancelled
+            else ""
+        )
+        console.print(
+            f"tick at {summary.now.isoformat(timespec='seconds')}: {summary.changes} changes"
+            + actions,
+            markup=False,
+            soft_wrap=True,
+        )
+        for rule, count in summary.by_rule.items():
+            console.print(f"  {rule}: {count}", markup=False)
+        for message in done.errors:
+            errors.print(f"  failed: {message}", markup=False, highlight=False, soft_wrap=True)
+    if done.failed:
+        sys.exit(1)
 
 
 @click.command()
@@ -132,9 +154,20 @@ def tick(now_text: str | None, as_json: bool) -> None:
 @JSON_OPTION
 def explain(contact_id: int, facet: str | None, as_json: bool) -> None:
     """Why a contact has its values: each change with its cause, event and time."""
-    transitions = current_tenant().explain(contact_id, facet)
+    tenant = current_tenant()
+    transitions = tenant.explain(contact_id, facet)
+    events = tenant.events_by_id(t.event_id for t in transitions if t.event_id)
     if as_json:
-        print_json(transitions)
+        print_json(
+            [
+                {
+                    **t.model_dump(mode="json"),
+                    "event_kind": events[t.event_id].kind if t.event_id in events else None,
+                    "event_data": events[t.event_id].data if t.event_id in events else None,
+                }
+                for t in transitions
+            ]
+        )
         return
     if not transitions:
         console.print(
@@ -143,4 +176,4 @@ def explain(contact_id: int, facet: str | None, as_json: bool) -> None:
             + " (values are defaults)"
         )
         return
-    print_transitions(transitions)
+    print_transitions(transitions, events)

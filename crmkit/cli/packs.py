@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from crmkit.cli.context import JSON_OPTION, current_context, default_actor
-from crmkit.cli.output import console, line, print_json
+from crmkit.cli.output import console, errors, line, print_json
 from crmkit.errors import CRMError
 
 
@@ -28,33 +28,59 @@ def packs(ctx: click.Context, as_json: bool) -> None:
             used = [p.ref for p in crm.runtime(conn, obj.tenant_name).packs]
     except (CRMError, SQLAlchemyError):
         used = []  # no database or tenant yet: still list what is installed
-    rows: list[dict[str, Any]] = [
-        {
-            "name": p.name,
-            "version": p.version,
-            "provider": crm.packs.providers[p.ref],
-            "facets": list(p.facets),
-            "rules": len(crm.compiled(p).rules) + len(crm.compiled(p).tick_rules),
-            "scenarios": len(p.scenarios),
-            "used_by_tenant": p.ref in used,
-            "description": p.description,
-        }
-        for p in crm.packs.all()
-    ]
+    rows: list[dict[str, Any]] = []
+    for p in crm.packs.all():
+        try:
+            compiled = crm.compiled(p)
+        except CRMError as exc:
+            # A pack whose rules do not compile is listed as broken, not a crash.
+            rows.append(_broken_row(p.name, p.version, crm.packs.providers[p.ref], str(exc)))
+            continue
+        rows.append(
+            {
+                "name": p.name,
+                "version": p.version,
+                "provider": crm.packs.providers[p.ref],
+                "facets": list(p.facets),
+                "rules": len(compiled.rules) + len(compiled.tick_rules),
+                "scenarios": len(p.scenarios),
+                "used_by_tenant": p.ref in used,
+                "description": p.description,
+                "broken": None,
+            }
+        )
+    rows.extend(_broken_row(b.name, None, b.provider, str(b)) for b in crm.packs.broken)
     if as_json:
         print_json(rows)
         return
     table = Table("pack", "version", "plugin", "facets", "rules", "used", title="installed packs")
     for r in rows:
         table.add_row(
-            r["name"],
-            r["version"],
+            r["name"] or "?",
+            r["version"] or "",
             r["provider"],
             ", ".join(r["facets"]),
-            str(r["rules"]),
+            "broken" if r["broken"] else str(r["rules"]),
             "yes" if r["used_by_tenant"] else "",
         )
     console.print(table)
+    for r in rows:
+        if r["broken"]:
+            errors.print(f"broken: {r['broken']}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _broken_row(name: str | None, version: str | None, provider: str, error: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "version": version,
+        "provider": provider,
+        "facets": [],
+        "rules": 0,
+        "scenarios": 0,
+        "used_by_tenant": False,
+        "description": "",
+        "broken": error,
+    }
 
 
 @packs.command("upgrade")

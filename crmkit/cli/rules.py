@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from crmkit.replay import ReplayResult, replay
 from crmkit.rules.checker import check_packs
 from crmkit.scenarios import ScenarioRunner
 from crmkit.scenarios.model import SCENARIO_SUFFIX
+from crmkit.scenarios.sources import owning_pack
 
 
 def _packs_to_check(
@@ -146,34 +148,78 @@ def check(
         raise SystemExit(1)
 
 
+@dataclass
+class ScenarioSources:
+    """What ``rules test`` runs: each scenario file with its label and the pack version
+    that ships it, the packs read from folders (run in place of the installed copies),
+    and the packs whose rules should all be exercised."""
+
+    files: list[tuple[Any, str, Pack | None]] = field(default_factory=list)
+    folder_packs: dict[str, tuple[Pack, Path]] = field(default_factory=dict)
+    packs: list[Pack] = field(default_factory=list)
+
+    def from_folder(self, pack: Pack, folder: Path) -> None:
+        known = self.folder_packs.get(pack.ref)
+        if known is not None and known[1].resolve() != folder.resolve():
+            fail(f"pack {pack.ref} is in two folders, {known[1]} and {folder}: test one at a time")
+        if known is None:
+            self.folder_packs[pack.ref] = (pack, folder)
+            self.packs.append(pack)
+
+
+def _pack_folder(path: Path) -> Path | None:
+    if path.is_dir() and (path / MANIFEST).is_file():
+        return path
+    if path.name == MANIFEST and path.is_file():
+        return path.parent
+    return None
+
+
 def _scenario_sources(
-    crm: CRM, paths: tuple[Path, ...], pack_names: tuple[str, ...]
-) -> tuple[list[tuple[Any, str]], list[Pack]]:
-    """The scenario files to run, each with its label, and the packs whose own scenarios
-    are among them (every installed pack's when neither paths nor packs are named)."""
-    sources: list[tuple[Any, str]] = [(p, str(p)) for p in scenario_files(paths)]
-    packs = [crm.packs.resolve(name) for name in pack_names]
+    installed: CRM, paths: tuple[Path, ...], pack_names: tuple[str, ...]
+) -> ScenarioSources:
+    """The scenario files to run (``installed`` resolves ``--pack`` names; every
+    installed pack's own scenarios when neither paths nor packs are named). A pack
+    folder in ``paths`` runs its own files: its manifest, rulesets, templates and
+    scenarios, as they are in the folder."""
+    found = ScenarioSources()
+    for path in paths:
+        folder = _pack_folder(path)
+        if folder is not None:
+            pack = load_pack(folder)
+            if not pack.scenarios:
+                fail(f"pack {pack.ref} ({folder}) ships no scenario files")
+            found.from_folder(pack, folder)
+            found.files.extend((s, str(s), pack) for s in pack.scenarios)
+            continue
+        for file in scenario_files((path,)):
+            owner = owning_pack(file)
+            if owner is not None:
+                found.from_folder(owner, file.parent)
+            found.files.append((file, str(file), owner))
+    named = [installed.packs.resolve(name) for name in pack_names]
     if not paths and not pack_names:
-        packs = [p for p in crm.packs.all() if p.scenarios]
-    for pack in packs:
+        named = [p for p in installed.packs.all() if p.scenarios]
+    for pack in named:
         if not pack.scenarios:
             fail(f"pack {pack.ref} ships no scenario files")
-        sources.extend((s, f"{pack.ref}:{s.name}") for s in pack.scenarios)
-    if not sources:
+        found.packs.append(pack)
+        found.files.extend((s, f"{pack.ref}:{s.name}", pack) for s in pack.scenarios)
+    if not found.files:
         fail("no scenario files found")
-    return sources, packs
+    return found
 
 
 def _run_scenarios(
-    runner: ScenarioRunner, sources: list[tuple[Any, str]], as_json: bool
+    runner: ScenarioRunner, sources: list[tuple[Any, str, Pack | None]], as_json: bool
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """Run every file, printing PASS or FAIL per scenario unless ``as_json``; the
     report rows and the rules (``PACK@VERSION:RULE``) that changed something."""
     report: list[dict[str, Any]] = []
     fired: set[str] = set()
-    for source, label in sources:
+    for source, label, pack in sources:
         try:
-            results = runner.run_file(source, label)
+            results = runner.run_file(source, label, pack)
         except SourceError as exc:
             report.append({"file": label, "error": str(exc)})
             if not as_json:
@@ -230,15 +276,41 @@ def _unexercised(crm: CRM, packs: list[Pack], fired: set[str]) -> dict[str, list
 )
 @JSON_OPTION
 def test(paths: tuple[Path, ...], pack_names: tuple[str, ...], as_json: bool) -> None:
-    """Run scenario files (PATHS: files or folders); with neither PATHS nor --pack,
-    every installed pack's own scenarios. Exits 1 when one fails."""
-    with ScenarioRunner() as runner:
-        sources, packs = _scenario_sources(runner.crm, paths, pack_names)
-        report, fired = _run_scenarios(runner, sources, as_json)
-        unexercised = _unexercised(runner.crm, packs, fired)
+    """Run scenario files (PATHS: files, folders or pack folders); with neither PATHS
+    nor --pack, every installed pack's own scenarios. A pack folder (with pack.yaml)
+    runs as it is in the folder, in place of the installed copy. Exits 1 when one
+    fails."""
+    obj = current_context()
+    sources = _scenario_sources(obj.crm, paths, pack_names)
+    ran = {
+        pack.ref: str(folder) if folder else "installed"
+        for pack, folder in [
+            *sources.folder_packs.values(),
+            *((p, None) for p in sources.packs if p.ref not in sources.folder_packs),
+        ]
+    }
+    if not as_json:
+        for ref, where in ran.items():
+            console.print(
+                f"pack {ref} ({where if where == 'installed' else 'from ' + where})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    folder_packs = [pack for pack, _ in sources.folder_packs.values()]
+    with ScenarioRunner(packs=folder_packs, plugin_manager=obj.plugin_manager) as runner:
+        report, fired = _run_scenarios(runner, sources.files, as_json)
+        unexercised = _unexercised(runner.crm, sources.packs, fired)
     failed = sum(1 for r in report if not r.get("passed"))
     if as_json:
-        print_json({"results": report, "failed": failed, "rules_not_exercised": unexercised})
+        print_json(
+            {
+                "packs": ran,
+                "results": report,
+                "failed": failed,
+                "rules_not_exercised": unexercised,
+            }
+        )
     else:
         for ref, names in unexercised.items():
             if names:

@@ -65,10 +65,20 @@ Change = SetFacet | AddTag | RemoveTag | AddScore | SetScore | Schedule
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What an action sees when its rule fires.
+    """What an action's ``run`` gets when its rule fires (read-only).
 
-    ``contact`` is the contact as the rules matched it (facets, score, tags, fields);
-    ``event`` has id, kind, data and occurred_at.
+    * ``tenant``: the tenant's name.
+    * ``contact``: the contact as the rules matched it (before this event's changes),
+      a mapping with ``id``, ``facets`` (``{name: value}``), ``score`` (float), ``tags``
+      (a sorted list), ``fields`` and the contact's attributes (``first_name``,
+      ``email``, ``account``...). Empty when the spec says ``reads_contact=False``.
+    * ``event``: a mapping with ``id`` (str; None in a tick), ``kind`` (str; ``"tick"``
+      in a tick rule), ``data`` (the event's JSON object) and ``occurred_at`` (an aware
+      datetime; the tick's time in a tick rule).
+    * ``settings``: the tenant's settings.
+
+    ``run`` returns the changes it proposes; it never writes. An exception it raises
+    fails the event (kept as ``failed`` with the error naming the rule and action).
     """
 
     tenant: str
@@ -79,13 +89,19 @@ class RuleContext:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """A named rule action.
+    """A named rule action, registered with ``crmkit_register_actions``.
 
-    ``parse(args, schema)`` runs when a ruleset is loaded: it validates the YAML
-    arguments (raise ``ValueError`` with a reason) and returns the form ``run`` gets.
-    ``run(parsed, context)`` runs when the rule fires and returns the proposed changes.
-    Set ``reads_contact=False`` if ``run`` ignores ``context.contact``; crmkit then
-    skips building that snapshot.
+    ``parse(args, schema)`` runs once, when a ruleset is compiled: ``args`` is what the
+    YAML gives after the action's name (``- discount: 10`` gives ``10``), ``schema`` the
+    :class:`~crmkit.conditions.parser.Schema` of the installed facets (``schema.facets``
+    maps each facet to its values) to check names against. Raise ``ValueError`` with a
+    reason: ``rules check`` and loading report it with the ruleset's file, line and
+    rule. What it returns is what ``run`` gets, so parse everything there.
+
+    ``run(parsed, context)`` runs each time the rule fires and returns the proposed
+    :data:`Change` list (see :class:`RuleContext`). ``description`` says in one line
+    what the action does. Set ``reads_contact=False`` when ``run`` never reads
+    ``context.contact``: crmkit then skips building that snapshot (faster ticks).
     """
 
     parse: Callable[[Any, Schema], Any]

@@ -33,6 +33,7 @@ from crmkit.facets import Facet
 from crmkit.packs import Pack
 from crmkit.rules import durable_limits
 from crmkit.rules.compiler import CompiledRule, CompiledRuleset, compile_pack
+from crmkit.rules.template_check import named_template_problems, shipped_template_problems
 
 if TYPE_CHECKING:
     from crmkit.core import CRM
@@ -45,7 +46,7 @@ Atom = Compare | In | Has
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # error, never-fires, refused, conflict, unknown-facet, engine-limit
+    kind: str  # error, template, never-fires, refused, conflict, unknown-facet, engine-limit
     where: str  # FILE, line N, rule 'R'
     message: str
 
@@ -298,7 +299,7 @@ def _facet_paths(node: Node) -> set[str]:
 
 def check_packs(crm: CRM, packs: Sequence[Pack]) -> list[Problem]:
     """Problems of ``packs`` used together (a tenant's pack list, say): each file's
-    compile errors, then what :func:`check_rulesets` finds in the rest."""
+    compile errors and templates, then what :func:`check_rulesets` finds in the rest."""
     problems: list[Problem] = []
     compiled: list[CompiledRuleset] = []
     for pack in packs:
@@ -306,6 +307,11 @@ def check_packs(crm: CRM, packs: Sequence[Pack]) -> list[Problem]:
             compiled.append(compile_pack(pack, crm.schema, crm.actions))
         except RulesetError as exc:
             problems.append(Problem("error", exc.where, exc.reason))
+        problems.extend(Problem("template", *found) for found in shipped_template_problems(pack))
+    problems.extend(
+        Problem("template", where(rule), message)
+        for rule, message in named_template_problems(packs, compiled)
+    )
     facets = {name: crm.facets.get(name) for p in packs for name in p.facets if name in crm.facets}
     return problems + durable_problems(compiled) + check_rulesets(compiled, facets)
 

@@ -22,6 +22,9 @@ scenarios:
           - "contact_type: other -> hot_lead"
           - {name: contact_type, to: cold_prospect, rule: quiet hot leads go cold}
         actions: ["step: First call"]   # pending upcoming actions (kind: title)
+        messages:                  # every message sent to ada, in order (captured, not sent)
+          - "text: Hi Ada*"        # KIND: BODY, * and ? as wildcards
+          - {kind: email, subject: "Welcome*"}
 ```
 """
 
@@ -30,11 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from crmkit.errors import SourceError
+from crmkit.errors import ConfigError, SourceError
+from crmkit.packs import Pack, parse_spec
 from crmkit.yaml_source import YamlSource, describe_validation, located, parse_yaml
 
 # What a scenario file is called: pytest collects these, `crmkit rules test DIR` finds them.
@@ -81,6 +85,30 @@ class TransitionExpectation(BaseModel):
         return f"{text} ({self.rule})" if self.rule else text
 
 
+class MessageExpectation(BaseModel):
+    """A message the steps sent to the contact: ``kind`` (``email`` or ``text``),
+    ``subject`` and ``body`` (each left out: any; ``*`` and ``?`` are wildcards)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email", "text"] | None = None
+    subject: str | None = None
+    body: str | None = None
+
+    @classmethod
+    def parse(cls, item: Any) -> MessageExpectation:
+        if isinstance(item, str):
+            kind, sep, body = item.partition(":")
+            if not sep or kind.strip() not in ("email", "text"):
+                raise ValueError(f"{item!r} is not 'email: BODY' or 'text: BODY'")
+            return cls.model_validate({"kind": kind.strip(), "body": body.strip()})
+        return cls.model_validate(item)
+
+    def describe(self) -> str:
+        subject = f" {self.subject!r}" if self.subject else ""
+        return f"{self.kind or 'message'}{subject}: {self.body or '*'}"
+
+
 class ContactExpectation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +118,14 @@ class ContactExpectation(BaseModel):
     fields: dict[str, Any] | None = None
     transitions: list[TransitionExpectation] | None = None
     actions: list[str] | None = None
+    messages: list[MessageExpectation] | None = None
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [MessageExpectation.parse(item) for item in value]
+        return value
 
     @field_validator("transitions", mode="before")
     @classmethod
@@ -215,8 +251,26 @@ class Scenario:
     then_line: int
 
 
-def load_scenarios(text: str, source: str) -> list[Scenario]:
-    """Parse a scenario file; every problem is a :class:`SourceError` with its line."""
+def pinned(specs: list[str], pack: Pack | None) -> tuple[str, ...]:
+    """``specs`` with ``pack``'s own name pinned to its version: a scenario file shipped
+    inside a pack version tests that version, not whichever is newest (``name@version``
+    in the file still says otherwise)."""
+    if pack is None:
+        return tuple(specs)
+    found = []
+    for spec in specs:
+        try:
+            name, version = parse_spec(spec)
+        except ConfigError:
+            found.append(spec)  # reported, with the scenario's line, when it runs
+            continue
+        found.append(pack.ref if name == pack.name and version is None else spec)
+    return tuple(found)
+
+
+def load_scenarios(text: str, source: str, pack: Pack | None = None) -> list[Scenario]:
+    """Parse a scenario file; every problem is a :class:`SourceError` with its line.
+    ``pack`` is the pack version that ships the file: see :func:`pinned`."""
     document = parse_yaml(text, source)
     spec: ScenarioFileDefinition = document.validate(ScenarioFileDefinition, "a scenario file")
     scenarios = []
@@ -245,7 +299,7 @@ def load_scenarios(text: str, source: str) -> list[Scenario]:
                 source=source,
                 line=document.line(at) or 0,
                 name=item.name,
-                packs=tuple(item.packs if item.packs is not None else spec.packs),
+                packs=pinned(item.packs if item.packs is not None else spec.packs, pack),
                 settings={**spec.settings, **(item.settings or {})},
                 start=spec.start,
                 given=item.given,
@@ -273,12 +327,13 @@ def _check_names(
             )
 
 
-def read_scenarios(path: Any, name: str | None = None) -> list[Scenario]:
+def read_scenarios(path: Any, name: str | None = None, pack: Pack | None = None) -> list[Scenario]:
     """Read a scenario file (a ``pathlib.Path`` or an ``importlib.resources`` file);
-    errors call it ``name`` (default: its path)."""
+    errors call it ``name`` (default: its path); ``pack`` is the pack version that
+    ships it (see :func:`pinned`)."""
     source = name or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(source, f"cannot read the scenario file: {exc}") from None
-    return load_scenarios(text, source)
+    return load_scenarios(text, source, pack)

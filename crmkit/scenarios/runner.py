@@ -14,10 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pluggy
+
 from crmkit.changes import Notice
 from crmkit.clock import MovableClock
 from crmkit.core import CRM
 from crmkit.errors import CRMError, SourceError
+from crmkit.packs import Pack
 from crmkit.rules.actions import AddTag, Change, SetFacet, SetScore
 from crmkit.scenarios.model import (
     AdvanceStep,
@@ -29,7 +32,9 @@ from crmkit.scenarios.model import (
     TransitionExpectation,
     read_scenarios,
 )
+from crmkit.scenarios.outbox import PLUGIN_NAME, CapturedMessages
 from crmkit.tenant import Tenant
+from crmkit.ticking import TickSummary
 
 # The cause of the changes a scenario's ``given`` makes: set up as a rule would, so
 # rule-only values can be given too; they are not part of what ``then`` checks.
@@ -68,23 +73,42 @@ class ScenarioFailed(AssertionError):
 class ScenarioRunner:
     """Runs scenarios with the installed plugins (and ``plugins``) on a scratch database.
 
+    ``packs`` (loaded from folders) run in place of the installed copies of the same
+    versions; ``plugin_manager`` is one already built (the command line's).
+
     >>> with ScenarioRunner() as runner:
     ...     results = runner.run_file(Path("rules/followup.scenarios.yaml"))
     """
 
-    def __init__(self, *, plugins: Iterable[object] = (), load_entry_points: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+        packs: Iterable[Pack] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="crmkit-scenarios-")
         self.clock = MovableClock()
+        # Every message a step sends is kept here, never sent (see crmkit.scenarios.outbox).
+        self.messages = CapturedMessages()
+        self._plugin_manager = plugin_manager
+        if plugin_manager is not None and plugin_manager.get_plugin(PLUGIN_NAME) is None:
+            plugin_manager.register(self.messages, name=PLUGIN_NAME)
         self.crm: CRM = CRM(
             f"sqlite:///{Path(self._folder.name) / 'scenarios.db'}",
-            plugins=plugins,
+            plugins=[*plugins, self.messages],
             load_entry_points=load_entry_points,
             clock=self.clock,
+            packs=packs,
+            plugin_manager=plugin_manager,
         )
         self.crm.migrate()
         self._count = 0
 
     def close(self) -> None:
+        if self._plugin_manager is not None and self._plugin_manager.is_registered(self.messages):
+            self._plugin_manager.unregister(self.messages)
         self.crm.close()
         self._folder.cleanup()
 
@@ -94,9 +118,13 @@ class ScenarioRunner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run_file(self, path: Any, name: str | None = None) -> list[ScenarioResult]:
-        """Run every scenario of a file; ``name`` is how reports call it (its path)."""
-        return [self.run(scenario) for scenario in read_scenarios(path, name)]
+    def run_file(
+        self, path: Any, name: str | None = None, pack: Pack | None = None
+    ) -> list[ScenarioResult]:
+        """Run every scenario of a file; ``name`` is how reports call it (its path);
+        ``pack`` is the pack version that ships the file (its scenarios run against
+        that version)."""
+        return [self.run(scenario) for scenario in read_scenarios(path, name, pack)]
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run one scenario; a failing expectation or step is reported, not raised.
@@ -221,7 +249,11 @@ class ScenarioRunner:
         log = StepLog(line, label)
         result.steps.append(log)
         try:
-            run()
+            outcome = run()
+            failed = outcome.actions.errors if isinstance(outcome, TickSummary) else []
+            if failed:
+                # A due action that fails in a tick is a broken pack, not a quiet outcome.
+                raise ScenarioFailed(line, f"{label}: actions failed", "none", failed)
         except CRMError as exc:
             got = f"{type(exc).__name__}: {exc}"
             raise ScenarioFailed(line, f"{label} failed", "no error", got) from None
@@ -277,6 +309,18 @@ class ScenarioRunner:
             if sorted(want) != sorted(pending):
                 raise ScenarioFailed(
                     line, f"{where}: pending actions", sorted(want), sorted(pending)
+                )
+        if expected.messages is not None:
+            sent = self.messages.to_contact(contact_id, tenant.name)
+            if len(sent) != len(expected.messages) or not all(
+                m.matches(e.kind, e.subject, e.body)
+                for e, m in zip(expected.messages, sent, strict=False)
+            ):
+                raise ScenarioFailed(
+                    line,
+                    f"{where}: messages",
+                    [e.describe() for e in expected.messages],
+                    [m.describe() for m in sent],
                 )
 
     def _scheduled_by(self, tenant: Tenant) -> set[str]:

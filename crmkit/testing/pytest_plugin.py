@@ -7,13 +7,18 @@ Fixtures:
 * ``crmkit_db_url``: an empty database for one test: a SQLite file in ``tmp_path``, or
   a fresh schema on the PostgreSQL server at ``$CRMKIT_TEST_POSTGRES_URL`` when set.
 * ``crmkit_plugins``: extra plugin objects for the CRM (override it in a conftest).
-* ``crmkit_crm``: a migrated :class:`~crmkit.core.CRM` on that database and clock.
+* ``crmkit_messages``: the emails and texts the CRM sent, kept in memory instead
+  (:class:`~crmkit.scenarios.outbox.CapturedMessages`): no test sends real mail.
+* ``crmkit_crm``: a migrated :class:`~crmkit.core.CRM` on that database and clock, its
+  messages captured.
 * ``crmkit_tenants``: a factory, ``crmkit_tenants("acme", ["17hats"], settings)``.
 * ``crmkit_tenant``: the tenant ``test`` with the packs of the test's
   ``@pytest.mark.crmkit_packs("17hats", "funnel@1.0.0")`` marker.
 
 Scenario files (``*.scenarios.yaml``) in the collected folders become test items, one
-per scenario, run with the installed plugins on a scratch SQLite database.
+per scenario, run with the installed plugins on a scratch SQLite database. A file that
+the ``pack.yaml`` beside it lists runs against that folder's copy of the pack (in place
+of the installed one), and its ``packs: [NAME]`` means the folder's version.
 """
 
 from __future__ import annotations
@@ -31,10 +36,16 @@ import pytest
 if TYPE_CHECKING:
     from crmkit.clock import MovableClock
     from crmkit.core import CRM
+    from crmkit.packs import Pack
     from crmkit.scenarios import Scenario, ScenarioRunner
+    from crmkit.scenarios.outbox import CapturedMessages
     from crmkit.tenant import Tenant
 
-_RUNNER = pytest.StashKey["ScenarioRunner"]()
+# The scenario runners of a session, by the folder whose pack they run on its own ("" is
+# the shared one, running every collected pack folder whose version no other folder has).
+_RUNNERS = pytest.StashKey["dict[str, ScenarioRunner]"]()
+# The pack folders collected, by pack ref.
+_FOLDER_PACKS = pytest.StashKey["dict[str, tuple[Pack, Path]]"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,12 +79,22 @@ def crmkit_plugins() -> Sequence[object]:
 
 
 @pytest.fixture
+def crmkit_messages() -> CapturedMessages:
+    from crmkit.scenarios.outbox import CapturedMessages
+
+    return CapturedMessages()
+
+
+@pytest.fixture
 def crmkit_crm(
-    crmkit_db_url: str, crmkit_clock: MovableClock, crmkit_plugins: Sequence[object]
+    crmkit_db_url: str,
+    crmkit_clock: MovableClock,
+    crmkit_plugins: Sequence[object],
+    crmkit_messages: CapturedMessages,
 ) -> Iterator[CRM]:
     from crmkit.core import CRM
 
-    crm = CRM(crmkit_db_url, plugins=crmkit_plugins, clock=crmkit_clock)
+    crm = CRM(crmkit_db_url, plugins=[*crmkit_plugins, crmkit_messages], clock=crmkit_clock)
     crm.migrate()
     yield crm
     crm.close()
@@ -119,13 +140,24 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from crmkit.errors import SourceError
         from crmkit.scenarios import read_scenarios
+        from crmkit.scenarios.sources import owning_pack
 
         try:
-            scenarios = read_scenarios(self.path, str(self.path))
+            pack = owning_pack(self.path)
+            scenarios = read_scenarios(self.path, str(self.path), pack)
         except SourceError as exc:
             raise self.CollectError(str(exc)) from None
+        runner = ""
+        if pack is not None:
+            known = self.session.stash.setdefault(_FOLDER_PACKS, {})
+            folder = self.path.parent.resolve()
+            found = known.setdefault(pack.ref, (pack, folder))
+            if found[1] != folder:
+                runner = str(folder)  # a second copy of one version: run it on its own
         for scenario in scenarios:
-            yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+            yield ScenarioItem.from_parent(
+                self, name=scenario.name, scenario=scenario, runner=runner, pack=pack
+            )
 
 
 class ScenarioFailure(Exception):
@@ -133,19 +165,27 @@ class ScenarioFailure(Exception):
 
 
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+    def __init__(
+        self, *, scenario: Scenario, runner: str = "", pack: Pack | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.runner_key = runner
+        self.pack = pack
 
     def _runner(self) -> ScenarioRunner:
         from crmkit.scenarios import ScenarioRunner
 
-        stash = self.session.stash
-        if _RUNNER not in stash:
-            runner = ScenarioRunner()
-            stash[_RUNNER] = runner
+        runners = self.session.stash.setdefault(_RUNNERS, {})
+        if self.runner_key not in runners:
+            if self.runner_key:
+                packs = [self.pack] if self.pack is not None else []
+            else:
+                packs = [p for p, _ in self.session.stash.get(_FOLDER_PACKS, {}).values()]
+            runner = ScenarioRunner(packs=packs)
+            runners[self.runner_key] = runner
             self.config.add_cleanup(runner.close)
-        return stash[_RUNNER]
+        return runners[self.runner_key]
 
     def runtest(self) -> None:
         result = self._runner().run(self.scenario)
