@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import vobject
 from support import invoker
 
 from crmkit import CRM
+from crmkit.storage.scope import TenantScope
 from crmkit.tenant import Tenant
+from crmkit.transfer.extras import values_of
 from crmkit.transfer.files import detect_encoding
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "exports"))
@@ -214,3 +217,31 @@ def test_cli_preview_names_the_product_and_encoding(
     data = json.loads(run("import", str(samples["linkedin"].path), "--preview", "--json"))
     assert (data["product"], data["skipped_rows"]) == ("LinkedIn", 3)
     assert data["rows"][0]["row"] == 5
+
+
+def test_reimporting_an_export_with_other_columns_creates_no_duplicates(
+    crm: CRM, samples: dict[str, build.Sample], tmp_path: Path
+) -> None:
+    tenant = crm.configure_tenant("t", ["contacts"])
+    assert tenant.import_contacts(samples["google"].path).created == 3
+    # The same people from another product: Ann by her second email, Jürgen by his
+    # phone only, the company-only row by nothing (it has no name), Groß's name alone.
+    other = tmp_path / "other.csv"
+    other.write_text(
+        "First Name,Last Name,E-mail Address,Mobile Phone,Company\n"
+        "Ann,Lee,ann@home.example,,\n"
+        "Juergen,G,,+49 151 23456789,\n"
+        "jürgen,GROSS,,,\n"
+        "Ann ,Lee,,,Acme\n",
+        encoding="utf-8",
+    )
+    summary = tenant.import_contacts(other)
+    # Names are looked up as written, then compared folded: "jürgen GROSS" is another.
+    assert (summary.created, summary.failed) == (1, 0)
+    assert len(tenant.list_contacts()) == 4
+    ann = people(tenant)[("Ann", "Lee")]
+    with crm.db.connect() as conn:
+        tenant_id = conn.execute(sa.text("SELECT id FROM tenants WHERE name = 't'")).scalar_one()
+        kept = values_of(conn, TenantScope(tenant_id), int(str(ann["id"])))
+    # Every email and phone Google gave is kept; the cell phone is the contact's own.
+    assert kept == {"email": ["ann@home.example"], "phone": ["+14155550100"]}
