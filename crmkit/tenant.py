@@ -439,8 +439,10 @@ class Tenant:
         actor: str | None = None,
         progress: Callable[[int, float | None], None] | None = None,
         again: bool = False,
+        strict: bool = False,
+        skip_rows: int | None = None,
     ) -> ImportSummary:
-        """Import contacts from a CSV or XLSX file; see :mod:`crmkit.transfer.importer`.
+        """Import contacts from a CSV, XLSX or vCard file; see :mod:`crmkit.transfer.importer`.
 
         ``mapping`` (column to target) and ``mapping_file`` override the suggested
         mapping; ``match`` (``auto``, ``email``, ``phone``, ``id``, ``fields.NAME`` or
@@ -449,16 +451,19 @@ class Tenant:
         ``workers`` processes check rows in parallel (None: two for files over 8 MB);
         they are spawned, so a script that sets it needs ``if __name__ == "__main__":``.
         The same import run again resumes where it stopped, or changes nothing if it
-        finished; ``again`` imports the file once more anyway.
+        finished; ``again`` imports the file once more anyway. A bad cell is left out
+        of its row (reported) unless ``strict``; ``skip_rows``: the rows before the
+        header (None: a preamble is found by itself).
         """
         return importer.import_contacts(
             self.context, path,
             mapping=mapping, mapping_file=mapping_file, encoding=encoding,
-            delimiter=delimiter, sheet=sheet, progress=progress,
+            delimiter=delimiter, sheet=sheet, skip_rows=skip_rows, progress=progress,
             options=importer.ImportOptions(
                 match=match, dry_run=dry_run, fire_rules=fire_rules,
                 errors_path=Path(errors_path) if errors_path is not None else None,
                 batch_size=batch_size, workers=workers, actor=actor, again=again,
+                strict=strict,
             ),
         )  # fmt: skip
 

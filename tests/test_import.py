@@ -176,38 +176,60 @@ def test_mapping_file_and_mapping_errors_change_nothing(
 
 
 # ---------------------------------------------------------------- bad rows
-def test_bad_rows_go_to_the_error_report_and_good_rows_are_imported(
+BAD_ROWS = [
+    ROWS[0],
+    ["Bob", "Stone", "bob@example", "12", "Acme", "", "Nope"],
+    ["", "", "", "", "", "", ""],
+    ["", "NoFirst", "nofirst@example.com", "", "", "", ""],
+    ["Dan", "Diaz", "dan@example.com", "", "", "x" * 101, "converted"],
+    ["", "", "oops", "", "", "", ""],
+    ROWS[1],
+]
+
+
+def test_a_bad_cell_is_left_out_and_reported_and_its_row_imported(
     shop: Tenant, tmp_path: Path
 ) -> None:
-    rows = [
-        ROWS[0],
-        ["Bob", "Stone", "bob@example", "12", "Acme", "", "Nope"],
-        ["", "", "", "", "", "", ""],
-        ["", "NoFirst", "nofirst@example.com", "", "", "", ""],
-        ["Dan", "Diaz", "dan@example.com", "", "", "x" * 101, "converted"],
-        ROWS[1],
-    ]
-    file = write_csv(tmp_path / "bad.csv", rows)
+    file = write_csv(tmp_path / "bad.csv", BAD_ROWS)
     report = tmp_path / "bad.errors.csv"
     summary = shop.import_contacts(file, errors_path=report)
-    assert (summary.rows, summary.created, summary.skipped, summary.failed) == (6, 2, 1, 3)
+    assert (summary.rows, summary.created, summary.skipped, summary.failed) == (7, 5, 1, 1)
+    assert summary.left_out == 5
     with report.open(encoding="utf-8", newline="") as f:
         found = [(int(r["row"]), r["column"], r["value"]) for r in csv.DictReader(f)]
-    # In row order; a row refused while being checked is not checked further.
+    # In row order: the cells left out, then the row with no one to import.
     assert found == [
         (3, "E-mail", "bob@example"),
         (3, "Mobile", "12"),
         (3, "Lead Status", "Nope"),
-        (5, "First Name", ""),
         (6, "Tags", "x" * 101),
+        (6, "Lead Status", "converted"),
+        (7, "E-mail", "oops"),
+        (7, "'-", ""),  # quoted in the report file, as cells that look like formulas are
     ]
-    reasons: dict[int, str] = {}
-    for error in summary.errors:
-        reasons.setdefault(error.row, error.reason)
-    assert "not a valid email address" in reasons[3]
-    assert "a new contact needs a first name" in reasons[5]
-    assert set(by_email(shop)) == {"ann@example.com", "zoe@example.com"}
+    reasons = {(e.row, e.column): e.reason for e in summary.errors}
+    assert "not a valid email address" in reasons[(3, "E-mail")]
+    assert "set by rules only" in reasons[(6, "Lead Status")]
+    assert "no name, email, phone or company" in reasons[(7, "-")]
+    contacts = {(c.first_name, c.last_name): c for c in shop.list_contacts()}
+    bob = contacts[("Bob", "Stone")]
+    # Bob is in without the three bad cells; a row with only a last name is a person.
+    assert (bob.email, bob.phone, bob.account) == (None, None, "Acme")
+    assert bob.facets["lead_status"] != "Nope"
+    assert contacts[("", "NoFirst")].email == "nofirst@example.com"
+    assert contacts[("Dan", "Diaz")].tags == []
     assert summary.errors_file == str(report)
+
+
+def test_strict_refuses_a_row_with_any_bad_cell(shop: Tenant, tmp_path: Path) -> None:
+    file = write_csv(tmp_path / "bad.csv", BAD_ROWS)
+    summary = shop.import_contacts(file, strict=True)
+    assert (summary.created, summary.failed, summary.left_out) == (3, 3, 0)
+    assert {c.email for c in shop.list_contacts()} == {
+        "ann@example.com",
+        "nofirst@example.com",
+        "zoe@example.com",
+    }
 
 
 def test_facet_values_pass_the_policies_with_cause_import(crm: CRM, tmp_path: Path) -> None:
@@ -221,8 +243,8 @@ def test_facet_values_pass_the_policies_with_cause_import(crm: CRM, tmp_path: Pa
     ann = by_email(tenant)["ann@example.com"]
     history = [(t.name, t.new, t.cause_type, t.cause) for t in tenant.explain(ann.id)]
     assert ("role", "client", "import", "import (a.csv)") in history
-    # Role only moves forward; converted is set by rules only: both rows are refused,
-    # and the refused row leaves the contact exactly as it was.
+    # Role only moves forward; converted is set by rules only: both values are left
+    # out (reported), the rest of their rows imported.
     again = write_csv(
         tmp_path / "b.csv",
         [
@@ -231,12 +253,21 @@ def test_facet_values_pass_the_policies_with_cause_import(crm: CRM, tmp_path: Pa
         ],
         header=["First", "Email", "Role", "Lead status"],
     )
-    before = snapshot(crm)
     summary = tenant.import_contacts(again)
-    assert (summary.updated, summary.failed) == (0, 2)
+    assert (summary.updated, summary.failed, summary.left_out) == (1, 0, 2)
     assert "only moves forward" in summary.errors[0].reason
     assert summary.errors[0].column == "Role"
     assert "set by rules only" in summary.errors[1].reason
+    ann = by_email(tenant)["ann@example.com"]
+    assert (ann.facets["role"], ann.facets["lead_status"]) == ("client", "contacted")
+    # --strict refuses such rows whole, leaving the contact exactly as it was.
+    strict = write_csv(
+        tmp_path / "c.csv",
+        [["Ann", "ann@example.com", "lead", "qualified"]],
+        header=["First", "Email", "Role", "Lead status"],
+    )
+    before = snapshot(crm)
+    assert tenant.import_contacts(strict, strict=True).failed == 1
     assert snapshot(crm) == before
 
 
@@ -298,7 +329,7 @@ def test_match_on_phone_id_or_a_custom_field(shop: Tenant, tmp_path: Path, key: 
 
 
 def test_dry_run_reports_and_writes_nothing(crm: CRM, shop: Tenant, tmp_path: Path) -> None:
-    file = write_csv(tmp_path / "p.csv", [*ROWS, ["Bob", "", "bob@", "", "", "", ""]])
+    file = write_csv(tmp_path / "p.csv", [*ROWS, ["", "", "bob@", "", "", "", ""]])
     before = snapshot(crm)
     summary = shop.import_contacts(file, dry_run=True, mapping={"Company": "account"})
     assert (summary.dry_run, summary.created, summary.failed) == (True, 3, 1)
@@ -336,7 +367,7 @@ def test_progress_is_reported_per_batch(shop: Tenant, tmp_path: Path) -> None:
 
 
 def test_worker_processes_give_the_same_result(shop: Tenant, tmp_path: Path) -> None:
-    rows = [*ROWS, ["Bob", "", "bob@", "", "", "", ""]] * 3
+    rows = [*ROWS, ["", "", "bob@", "", "", "", ""]] * 3
     file = write_csv(tmp_path / "p.csv", rows)
     summary = shop.import_contacts(file, workers=2, batch_size=4)
     assert (summary.created, summary.skipped, summary.failed) == (3, 6, 3)
@@ -402,7 +433,7 @@ def test_cli_import_preview_dry_run_and_export(
 ) -> None:
     run = invoker(db_url, monkeypatch, "cli")
     run("init", "--packs", "contacts,17hats")
-    file = write_csv(tmp_path / "people.csv", [*ROWS, ["Bob", "", "bob@", "", "", "", ""]])
+    file = write_csv(tmp_path / "people.csv", [*ROWS, ["", "", "bob@", "", "", "", ""]])
     shown = json.loads(run("import", str(file), "--preview", "--json"))
     assert shown["mapping"]["Mobile"] == "phone"
     assert [r["row"] for r in shown["rows"]] == [2, 3, 4, 5]

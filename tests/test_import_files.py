@@ -204,7 +204,9 @@ def test_error_report_quotes_formulas(crm: CRM, tmp_path: Path) -> None:
     tenant = fresh(crm)
     file = write_rows(tmp_path / "f.csv", [["Ann", '=HYPERLINK("http://x.test")', ""]])
     report = tmp_path / "f.errors.csv"
-    assert tenant.import_contacts(file, errors_path=report).failed == 1
+    summary = tenant.import_contacts(file, errors_path=report)
+    # The bad email is left out, Ann imported without it.
+    assert (summary.created, summary.left_out, summary.failed) == (1, 1, 0)
     text = report.read_text(encoding="utf-8")
     assert "'=HYPERLINK" in text
     assert not [c for r in csv.reader(text.splitlines()) for c in r if c[:1] in ("=", "+", "@")]
@@ -224,7 +226,7 @@ def test_a_cell_over_the_csv_modules_limit_refuses_only_its_row(crm: CRM, tmp_pa
         header=["first_name", "email", "fields.notes"],
     )
     report = tmp_path / "long.errors.csv"
-    summary = tenant.import_contacts(file, errors_path=report)
+    summary = tenant.import_contacts(file, errors_path=report, strict=True)
     assert (summary.created, summary.failed) == (2, 1)
     [error] = read_report(report)
     assert (error["row"], error["column"]) == ("3", "fields.notes")
@@ -285,7 +287,7 @@ def test_a_bad_byte_after_the_sample_refuses_only_its_row(crm: CRM, tmp_path: Pa
         + b"Bad\xff,bad@example.com,\r\n"
         + b"Last,last@example.com,\r\n"
     )
-    summary = tenant.import_contacts(file)
+    summary = tenant.import_contacts(file, strict=True)
     assert (summary.encoding, summary.created, summary.failed) == ("utf-8", 3001, 1)
     [error] = summary.errors
     assert (error.row, error.column, error.value) == (3002, "first_name", "Bad\\xff")
@@ -300,7 +302,7 @@ def test_one_bad_byte_does_not_turn_a_utf8_file_into_cp1252(crm: CRM, tmp_path: 
         "first_name,email\nJosé,jose@example.com\nZoë,zoe@example.com\n".encode()
         + b"B\x92b,bob@example.com\n"
     )
-    summary = tenant.import_contacts(file)
+    summary = tenant.import_contacts(file, strict=True)
     assert (summary.encoding, summary.created, summary.failed) == ("utf-8", 2, 1)
     assert sorted(c.first_name for c in tenant.list_contacts()) == ["José", "Zoë"]
     assert summary.errors[0].row == 4
@@ -365,7 +367,7 @@ def test_cli_preview_and_summary_cut_long_values(
     assert "32,768 characters" in shown
     data = json.loads(run("import", str(file), "--preview", "--json"))
     assert max(len(str(v)) for row in data["rows"] for v in row.values()) < 1_000
-    out = run("import", str(file), "--no-progress", code=1)
+    out = run("import", str(file), "--no-progress", "--strict", code=1)
     assert "row 2, fields.notes:" in out and "row 3, email:" in out
     assert len(out) < 10_000
     assert (tmp_path / "p.errors.csv").stat().st_size < 5_000

@@ -49,6 +49,24 @@ def _print_warnings(warnings: list[str]) -> None:
         errors.print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
+def _print_source(table: TableFile, mapping: ColumnMapping) -> None:
+    """What the file looks like: the product it came from, how it was read."""
+    if mapping.product:
+        console.print(f"{table.path.name} looks like a {mapping.product} export.", highlight=False)
+    if table.encoding:
+        sample = f" (accented text: {', '.join(table.accented)})" if table.accented else ""
+        console.print(
+            f"Read as {table.encoding}{sample}; give --encoding if that looks wrong.",
+            highlight=False,
+        )
+    if table.skipped_rows:
+        console.print(
+            f"The first {table.skipped_rows} rows come before the header and are skipped "
+            "(--skip-rows to say otherwise).",
+            highlight=False,
+        )
+
+
 def _print_mapping(mapping: ColumnMapping, shown: list[dict[str, Any]]) -> None:
     table = Table(title="Mapping", title_justify="left")
     table.add_column("column")
@@ -104,6 +122,12 @@ def _print_summary(summary: ImportSummary) -> None:
         f"({summary.rows_per_second:,.0f} rows/s)".replace("  ", " "),
         highlight=False,
     )
+    if summary.left_out:
+        console.print(
+            f"{summary.left_out} bad cells were left out of rows imported without them "
+            "(--strict refuses such rows).",
+            highlight=False,
+        )
     if summary.dry_run:
         console.print("Dry run: nothing was written.")
     _print_warnings(summary.warnings)
@@ -116,7 +140,7 @@ def _print_summary(summary: ImportSummary) -> None:
             f"{events.failed} failed, {events.changes} changes",
             highlight=False,
         )
-    if summary.failed:
+    if summary.failed or summary.left_out:
         shown = summary.errors[:10]
         for error in shown:
             errors.print(
@@ -178,6 +202,14 @@ def _print_summary(summary: ImportSummary) -> None:
     help="Import a file imported the same way before once more (rows without a "
     "match are added again); without it a rerun resumes or changes nothing.",
 )
+@click.option(
+    "--strict", is_flag=True, help="Refuse a row with any bad cell (default: leave the cell out)."
+)
+@click.option(
+    "--skip-rows",
+    type=click.IntRange(min=0),
+    help="Rows before the header [default: a preamble is found by itself].",
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @JSON_OPTION
 def import_command(
@@ -195,14 +227,19 @@ def import_command(
     batch_size: int,
     workers: int | None,
     again: bool,
+    strict: bool,
+    skip_rows: int | None,
     no_progress: bool,
     as_json: bool,
 ) -> None:
-    """Import contacts from a CSV or XLSX file (the first row names the columns).
+    """Import contacts from a CSV, XLSX or vCard file (in a table, the first row of
+    two cells or more names the columns).
 
-    Columns are mapped from their names unless --map or --mapping says otherwise.
-    Bad rows go to the error report; the rest are imported. Exits with status 1
-    when any row failed. Running the same import again resumes it after the last
+    Columns are mapped from their names, knowing the exports of the usual products
+    (the preview names the one the file looks like), unless --map or --mapping says
+    otherwise. A bad cell is left out of its row and goes to the error report with
+    the rows refused; the rest are imported. Exits with status 1 when any row
+    failed. Running the same import again resumes it after the last
     row it wrote, or changes nothing once it finished (see --again).
     """
     tenant = current_tenant()
@@ -215,6 +252,7 @@ def import_command(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        skip_rows=skip_rows,
     )
     table, mapping, runtime = opening()
     with table:
@@ -229,6 +267,7 @@ def import_command(
         batch_size=batch_size,
         workers=workers,
         again=again,
+        strict=strict,
     )
     # The preview read the first rows: open the file again for the import.
     table, mapping, _ = opening()
@@ -259,6 +298,10 @@ def _show_mapping(
         if as_json:
             print_json(
                 {
+                    "product": mapping.product,
+                    "encoding": table.encoding,
+                    "accented": table.accented,
+                    "skipped_rows": table.skipped_rows,
                     "mapping": mapping.as_dict(),
                     "unmapped": list(mapping.unmapped),
                     "warnings": table.warnings,
@@ -266,6 +309,7 @@ def _show_mapping(
                 }
             )
         else:
+            _print_source(table, mapping)
             _print_warnings(table.warnings)
             _print_mapping(mapping, shown)
             _print_preview(mapping, shown)
@@ -324,7 +368,7 @@ def _import_with_progress(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "xlsx"]),
+    type=click.Choice(["csv", "xlsx", "vcf"]),
     help="[default: from the file's extension, else csv]",
 )
 @click.option("--where", help='Only contacts matching a condition, e.g. "contact.score > 10".')
@@ -336,7 +380,8 @@ def export_command(
     where: str | None,
     archived: str | None,
 ) -> None:
-    """Export contacts to CSV or XLSX, with a header crmkit import maps by itself."""
+    """Export contacts to CSV or XLSX, with a header crmkit import maps by itself, or
+    to vCards (vcf)."""
     tenant = current_tenant()
     which = {"only": True, "all": None}.get(archived or "", False)
     count = tenant.export_contacts(output, format=fmt, where=where, archived=which)

@@ -204,6 +204,28 @@ class ContactTagRow(Base):
         return f"ContactTagRow({self.contact_id!r}, {self.tag!r})"
 
 
+class ContactValueRow(Base):
+    """One more email or phone of a contact, besides the one on its row (which is the
+    one messages go to): ``kind`` is ``email`` or ``phone`` (E.164), ``label`` how the
+    source typed it (work, home...). Found by value, for matching and duplicates."""
+
+    __tablename__ = "contact_values"
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(50))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["contacts.tenant_id", "contacts.id"]),
+        Index(None, "tenant_id", "kind", "value"),
+    )
+
+    def __repr__(self) -> str:
+        return f"ContactValueRow({self.contact_id!r}, {self.kind}={self.value!r})"
+
+
 class EventRow(Base):
     """Something that happened to a contact. ``status`` is ``applied`` or ``failed``."""
 

@@ -31,8 +31,9 @@ from crmkit.storage.models import ContactRow
 from crmkit.storage.scope import TenantScope
 from crmkit.transfer.cells import escape_formula
 from crmkit.transfer.rows import join_list
+from crmkit.transfer.vcards import contact_card
 
-ExportFormat = Literal["csv", "xlsx"]
+ExportFormat = Literal["csv", "xlsx", "vcf"]
 PAGE = 5000
 _C = ContactRow.__table__.c
 # One page: its contacts, and for each plugin list column the names of each contact.
@@ -42,9 +43,10 @@ Page = tuple[list[ContactOut], list[Mapping[int, Sequence[str]]]]
 def export_format(path: Path | None, given: str | None) -> ExportFormat:
     """The format asked for, else the output file's extension, else CSV."""
     choice = (given or (path.suffix.lstrip(".") if path else "") or "csv").lower()
-    if choice not in ("csv", "xlsx"):
-        raise ValidationError(f"unknown export format {choice!r} (use csv or xlsx)")
-    return "xlsx" if choice == "xlsx" else "csv"
+    choice = "vcf" if choice == "vcard" else choice
+    if choice not in ("csv", "xlsx", "vcf"):
+        raise ValidationError(f"unknown export format {choice!r} (use csv, xlsx or vcf)")
+    return "xlsx" if choice == "xlsx" else "vcf" if choice == "vcf" else "csv"
 
 
 def _pages(ctx: TenantContext, where: str | None, archived: bool | None) -> Iterator[Page]:
@@ -150,10 +152,27 @@ def export_contacts(
         if path is None:
             raise ValidationError("an XLSX export needs an output file")
         return _write_xlsx(path, header, pages, facets, fields)
+    write = _write_vcf if fmt == "vcf" else _write_csv
     if path is not None:
         with open_private(path, "w", encoding="utf-8", newline="") as stream:
-            return _write_csv(stream, header, pages, facets, fields)
-    return _write_csv(output or sys.stdout, header, pages, facets, fields)  # type: ignore[arg-type]
+            return write(stream, header, pages, facets, fields)
+    return write(output or sys.stdout, header, pages, facets, fields)  # type: ignore[arg-type]
+
+
+def _write_vcf(
+    stream: IO[str],
+    header: list[str],
+    pages: Iterator[Page],
+    facets: Sequence[str],
+    fields: Sequence[str],
+) -> int:
+    """One vCard 3.0 per contact (a vCard has no place for facets or other fields)."""
+    count = 0
+    for contacts, _ in pages:
+        for contact in contacts:
+            stream.write(contact_card(contact))
+        count += len(contacts)
+    return count
 
 
 def _write_csv(

@@ -1,10 +1,15 @@
 """Reading a table from a CSV or XLSX file, one row at a time.
 
 CSV: a byte-order mark picks its encoding; otherwise UTF-8 if the start of the file
-decodes as UTF-8, else charset-normalizer's best guess (Windows exports are often
-cp1252). The delimiter is sniffed among ``, ; TAB |``. XLSX is read with openpyxl in
-read-only mode, so a large workbook streams instead of loading whole. In both, the first
-row is the header, and rows are numbered as a spreadsheet shows them (the header is
+decodes as UTF-8, else charset-normalizer's best guess, except that Windows-1252 wins
+over the other single-byte Western and Central European code pages when both read the
+file as letters (charset-normalizer often says cp1250 for French or German text, and
+``è`` then reads as ``č``). The delimiter is sniffed among ``, ; TAB |``. XLSX is read
+with openpyxl in read-only mode, so a large workbook streams instead of loading whole.
+
+In both, the header is the first row with two cells or more: lines before it (a
+preamble such as LinkedIn's "Notes:") are skipped, or as many rows as ``skip_rows``
+says. Rows are numbered as a spreadsheet shows them (the first row of the file is
 row 1), whatever line breaks sit inside quoted cells.
 
 What cannot be read stays with its row: a cell longer than :data:`MAX_CELL`, a byte
@@ -21,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -33,7 +39,7 @@ from crmkit.transfer.cells import shorten, unescape_formula
 
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
-Format = Literal["csv", "xlsx"]
+Format = Literal["csv", "xlsx", "vcf"]
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -66,6 +72,15 @@ _UTF8_FAMILY = ("utf-8", "utf-8-sig", "utf-16", "utf-32")
 _BAD_BYTE = re.compile("[\udc80-\udcff]")
 # What makes a CSV line worth a second look: a formula quote or a bad byte.
 _NOTABLE = re.compile("['\udc80-\udcff]")
+# Single-byte code pages charset-normalizer confuses with Windows-1252 on Western text.
+_WESTERN_RIVALS = frozenset(
+    {"cp1250", "iso8859-2", "iso8859-1", "iso8859-15", "mac-latin2", "cp1257", "iso8859-4"}
+)
+# How many leading rows are looked at for a preamble.
+PREAMBLE_ROWS = 30
+# Words with accents shown in a preview, for the user to see the encoding is right.
+ACCENTED_WORDS = 6
+_WORD = re.compile(r"\w*[^\x00-\x7f\W]\w*")
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,45 @@ def detect_encoding(sample: bytes, at_end: bool) -> str:
     best = from_bytes(sample).best()
     if best is None:
         raise ValidationError("the file is not text in any encoding crmkit can recognise")
-    return str(best.encoding)
+    return _western(sample, str(best.encoding))
+
+
+def _western(sample: bytes, guess: str) -> str:
+    """Windows-1252 rather than ``guess`` when the choice is ambiguous: both read the
+    sample, and ``guess`` finds no more letters in it (Polish ``ł`` is a letter in
+    cp1250 and ``³`` in cp1252, so Polish text stays cp1250; ``è`` is a letter in both)."""
+    if codecs.lookup(guess).name not in _WESTERN_RIVALS:
+        return guess
+    try:
+        western = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return guess
+    other = sample.decode(guess, errors="replace")
+    return guess if _letters(other) > _letters(western) else "cp1252"
+
+
+def _letters(text: str) -> int:
+    return sum(1 for char in text if char > "\x7f" and char.isalpha())
+
+
+def accented_words(text: str, limit: int = ACCENTED_WORDS) -> list[str]:
+    """The first distinct words of ``text`` with letters outside ASCII."""
+    found: list[str] = []
+    for match in _WORD.finditer(text):
+        if match.group() not in found:
+            found.append(match.group())
+            if len(found) >= limit:
+                break
+    return found
+
+
+def preamble_rows(records: list[list[Any]]) -> int:
+    """How many leading records come before the header: the header is the first
+    record with two non-empty cells, when any of the first records has two."""
+    for number, record in enumerate(records):
+        if sum(1 for cell in record if cell is not None and str(cell).strip()) >= 2:
+            return number
+    return 0
 
 
 def _mostly_utf8(sample: bytes, at_end: bool) -> bool:
@@ -176,14 +229,19 @@ class TableFile:
     sheet: str | None = None
     # What the reader guessed and the user should know (an encoding fallen back to).
     warnings: list[str] = field(default_factory=list)
+    # Rows before the header (a preamble), and words with accents from the start of
+    # the file, shown in a preview so a wrong encoding is seen.
+    skipped_rows: int = 0
+    accented: list[str] = field(default_factory=list)
     # How far through the file reading is, 0 to 1 (None: unknown).
     _position: Any = None
     _rows: Iterator[list[Cell]] = field(default_factory=lambda: iter(()))
     _closers: list[Any] = field(default_factory=list)
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
-        """(row number, cells) for each row after the header; the header is row 1."""
-        yield from enumerate(self._rows, start=2)
+        """(row number, cells) for each row after the header; the file's first row
+        is row 1."""
+        yield from enumerate(self._rows, start=self.skipped_rows + 2)
 
     def fraction(self) -> float | None:
         return self._position() if self._position is not None else None
@@ -206,21 +264,53 @@ def open_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    skip_rows: int | None = None,
 ) -> TableFile:
-    """Open ``path`` and read its header; a clear :class:`ValidationError` otherwise."""
+    """Open ``path`` and read its header; a clear :class:`ValidationError` otherwise.
+    ``skip_rows``: the rows before the header (None: found as a preamble)."""
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
+    if skip_rows is not None and skip_rows < 0:
+        raise ValidationError(f"--skip-rows must be 0 or more, not {skip_rows}")
     if file_format(path) == "xlsx":
         if encoding or delimiter:
             raise ValidationError(f"{path.name}: --encoding and --delimiter are for CSV files")
-        return _open_xlsx(path, sheet)
+        return _open_xlsx(path, sheet, skip_rows)
     if sheet:
         raise ValidationError(f"{path.name}: --sheet is for XLSX workbooks")
-    return _open_csv(path, encoding, delimiter)
+    return _open_csv(path, encoding, delimiter, skip_rows)
 
 
-def _open_csv(path: Path, encoding: str | None, delimiter: str | None) -> TableFile:
+def _find_preamble(text: str, delimiter: str | None) -> tuple[int, str]:
+    """The records before the header in the sample ``text``, and the text from the
+    header on (for sniffing the delimiter without the preamble)."""
+    lines = text.splitlines(keepends=True)
+    used = [0]
+
+    def counted() -> Iterator[str]:
+        for line in lines:
+            used[0] += 1
+            yield line
+
+    reader = csv.reader(counted(), delimiter=delimiter or detect_delimiter(text))
+    records: list[list[str]] = []
+    ends: list[int] = []
+    try:
+        for record in reader:
+            records.append(record)
+            ends.append(used[0])
+            if len(records) >= PREAMBLE_ROWS:
+                break
+    except csv.Error:
+        pass  # a cut sample: the records read so far decide
+    skip = preamble_rows(records)
+    return skip, "".join(lines[ends[skip - 1] :]) if skip else text
+
+
+def _open_csv(
+    path: Path, encoding: str | None, delimiter: str | None, skip_rows: int | None
+) -> TableFile:
     raw: BinaryIO = path.open("rb")
     try:
         sample = raw.read(SAMPLE_BYTES)
@@ -244,22 +334,34 @@ def _open_csv(path: Path, encoding: str | None, delimiter: str | None) -> TableF
             text = sample.decode(encoding, errors="ignore")
         except UnicodeError as exc:
             raise ValidationError(f"{path.name} is not {encoding} text: {exc}") from None
-        if delimiter is None:
-            delimiter = detect_delimiter(text.lstrip("\ufeff"))
-        elif len(delimiter) != 1:
+        text = text.lstrip("\ufeff")
+        if delimiter is not None and len(delimiter) != 1:
             raise ValidationError(f"the delimiter must be one character, not {delimiter!r}")
+        if skip_rows is None:
+            skip_rows, rest = _find_preamble(text, delimiter)
+        else:
+            rest = "".join(text.splitlines(keepends=True)[skip_rows:])
+        if delimiter is None:
+            delimiter = detect_delimiter(rest)
         raw.seek(0)
         # Bytes the encoding does not define are kept (as surrogates) for the row that
         # holds them to be refused, instead of stopping the whole import.
         reader_file = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
         lines = _Lines(reader_file, delimiter)
         reader = csv.reader(lines, delimiter=delimiter)
-        first = _next_record(reader, lines, path, 1, encoding, delimiter)
+        for number in range(1, skip_rows + 1):
+            if _next_record(reader, lines, path, number, encoding, delimiter) is None:
+                raise ValidationError(
+                    f"{path.name} has only {number - 1} rows: nothing is left after "
+                    f"skipping {skip_rows}"
+                )
+        first = _next_record(reader, lines, path, skip_rows + 1, encoding, delimiter)
         if first is None:
             raise ValidationError(f"{path.name} is empty: the first row must name the columns")
         if lines.cut:
             raise ValidationError(
-                f"{path.name}, row 1: the header is longer than {ROW_CHARACTERS:,} characters"
+                f"{path.name}, row {skip_rows + 1}: the header is longer than "
+                f"{ROW_CHARACTERS:,} characters"
             )
         header = _header(
             [shorten(_shown_bytes(cell.lstrip("\ufeff")), HEADER_CHARACTERS) for cell in first]
@@ -270,7 +372,7 @@ def _open_csv(path: Path, encoding: str | None, delimiter: str | None) -> TableF
 
     def rows() -> Iterator[list[Cell]]:
         # Inlined: this loop runs once per row of files of millions.
-        number = 1
+        number = skip_rows + 1
         try:
             while True:
                 number += 1
@@ -293,6 +395,8 @@ def _open_csv(path: Path, encoding: str | None, delimiter: str | None) -> TableF
         encoding=encoding,
         delimiter=delimiter,
         warnings=warnings,
+        skipped_rows=skip_rows,
+        accented=accented_words(text),
         _position=lambda: raw.tell() / size if size else 1.0,
         _rows=rows(),
         _closers=[reader_file.close],
@@ -493,7 +597,7 @@ def _unpack(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> No
                 )
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> TableFile:
+def _open_xlsx(path: Path, sheet: str | None, skip_rows: int | None) -> TableFile:
     import openpyxl
 
     _check_workbook(path)
@@ -514,7 +618,20 @@ def _open_xlsx(path: Path, sheet: str | None) -> TableFile:
         # The size a sheet declares is only used for progress: rows are as wide as
         # their cells (a declared A1:XFD1048576 would pad every row to 16,384 cells).
         worksheet.reset_dimensions()
-        values = worksheet.iter_rows(values_only=True)
+        values: Iterator[tuple[Any, ...]] = worksheet.iter_rows(values_only=True)
+        leading = list(itertools.islice(values, PREAMBLE_ROWS if skip_rows is None else 0))
+        skip = preamble_rows([list(r) for r in leading]) if skip_rows is None else skip_rows
+        if skip_rows:
+            leading = list(itertools.islice(values, skip_rows))
+            if len(leading) < skip_rows:
+                raise ValidationError(
+                    f"{path.name} has only {len(leading)} rows: nothing is left after "
+                    f"skipping {skip_rows}"
+                )
+            leading = []
+        else:
+            leading = leading[skip:]
+        values = itertools.chain(leading, values)
         first = list(next(values, ()))
         while first and first[-1] is None:
             first.pop()
@@ -523,7 +640,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> TableFile:
         header = _header(
             [shorten(c, HEADER_CHARACTERS) if isinstance(c, str) else c for c in first]
         )
-        done = [1]
+        done = [skip + 1]
     except BaseException:
         book.close()
         raise
@@ -543,6 +660,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> TableFile:
         format="xlsx",
         header=header,
         sheet=worksheet.title,
+        skipped_rows=skip,
         _position=lambda: min(done[0] / total, 1.0) if total > 1 else None,
         _rows=rows(),
         _closers=[book.close],

@@ -44,7 +44,7 @@ from crmkit.recording import ingest, young_gc_only
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
 from crmkit.storage.statistics import IMPORT_TABLES, GrowthStatistics
-from crmkit.transfer import journal, lookups
+from crmkit.transfer import extras, journal, lookups, matching, vcards
 from crmkit.transfer.cells import unescape_formula
 from crmkit.transfer.files import Cell, TableFile, open_table
 from crmkit.transfer.mapping import ColumnMapping, build_mapping, read_mapping_file
@@ -56,16 +56,19 @@ BATCH_SIZE = 5000
 # Files from this size on are cleaned in worker processes (starting them costs ~1 s).
 WORKERS_FROM_BYTES = 8 * 1024 * 1024
 IMPORTED_EVENT = "contact_imported"
+AUTO = "auto"
 Progress = Callable[[int, float | None], None]
 
 
 @dataclass
 class ImportOptions:
-    """How to import. ``match``: ``"auto"`` (email when a column maps to it), None or
-    ``"none"``, ``email``, ``phone``, ``id`` or ``fields.NAME``. ``workers``: processes
+    """How to import. ``match``: ``"auto"`` (email, then phone, then name and company:
+    see :mod:`crmkit.transfer.matching`), None or ``"none"``, ``email``, ``phone``,
+    ``id`` or ``fields.NAME``. ``workers``: processes
     that clean rows (0: none; None: two for files over 8 MB). They are spawned, so a
     script that asks for them needs the usual ``if __name__ == "__main__":`` guard.
-    ``again``: import a file already imported the same way once more (a new run)."""
+    ``again``: import a file already imported the same way once more (a new run).
+    ``strict``: refuse a row with any bad cell (by default the cell is left out)."""
 
     match: str | None = "auto"
     dry_run: bool = False
@@ -75,12 +78,13 @@ class ImportOptions:
     workers: int | None = 0
     actor: str | None = None
     again: bool = False
+    strict: bool = False
 
 
 def resolve_match(match: str | None, mapping: ColumnMapping, runtime: TenantRuntime) -> str | None:
     """The match key an import uses; an error when its column is not mapped."""
-    if match == "auto":
-        return "email" if mapping.has("attribute", "email") else None
+    if match == AUTO:
+        return AUTO
     if match in (None, "", "none"):
         return None
     if match in ("email", "phone"):
@@ -116,11 +120,24 @@ def prepare(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    skip_rows: int | None = None,
 ) -> tuple[TableFile, ColumnMapping, TenantRuntime]:
-    """Open the file and map its columns (``mapping`` overrides the file's entries)."""
+    """Open the file and map its columns (``mapping`` overrides the file's entries).
+    A vCard file is never read as CSV: its cards come as rows of target columns."""
     given = dict(read_mapping_file(mapping_file)) if mapping_file else {}
     given.update(mapping or {})
-    table = open_table(path, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    path = Path(path)
+    if path.is_file() and vcards.is_vcard(path):
+        if delimiter or sheet or skip_rows:
+            raise ValidationError(
+                f"{path.name} holds vCards: --delimiter, --sheet and --skip-rows are for tables"
+            )
+        table = vcards.open_vcards(path, encoding)
+        given = {name: name for name in vcards.HEADER} | given
+    else:
+        table = open_table(
+            path, encoding=encoding, delimiter=delimiter, sheet=sheet, skip_rows=skip_rows
+        )
     try:
         with ctx.db.connect() as conn:
             runtime = ctx.runtime(conn)
@@ -191,7 +208,12 @@ class _ImportRun:
         self.match = match
         self.progress = progress
         self.cleaner = RowCleaner(
-            mapping, dict(runtime.facets), region_of(runtime.settings), match, runtime.columns
+            mapping,
+            dict(runtime.facets),
+            region_of(runtime.settings),
+            match,
+            runtime.columns,
+            strict=options.strict,
         )
         self.cause = Cause("import", actor=options.actor or table.path.name)
         self.tenant_id = runtime.tenant_id
@@ -210,6 +232,7 @@ class _ImportRun:
             warnings=list(table.warnings),
             mapping=mapping.as_dict(),
             unmapped=list(mapping.unmapped),
+            product=mapping.product,
             match=match,
             dry_run=options.dry_run,
             new_fields=[spec.name for spec in self.new_fields],
@@ -348,11 +371,15 @@ class _ImportRun:
         summary.rows += len(rows)
         good: list[CleanRow] = []
         for row in rows:
-            if row.errors:
+            if row.refused:
                 self._fail(row)
             elif row.blank:
                 summary.skipped += 1
             else:
+                if row.errors:
+                    # The bad cells are left out and reported; the row goes in.
+                    summary.left_out += len(row.errors)
+                    self.failures.extend((row.row, *error) for error in row.errors)
                 good.append(row)
         if self.provider:
             # Looked up before the transaction: a provider may go over the network.
@@ -436,7 +463,11 @@ class _ImportRun:
         if self.new_fields:
             add_custom_fields(conn, runtime, self.new_fields, now)
             self.new_fields = []
-        found = lookups.existing(conn, scope, self.match, (r.key for r in rows))
+        if self.match == AUTO:
+            keys = [key for r in rows for key in r.keys]
+            found = matching.existing(conn, scope, keys, [n for r in rows for n in r.names])
+        else:
+            found = lookups.existing(conn, scope, self.match, (r.key for r in rows))
         names = {r.attributes["account"] for r in rows if r.attributes.get("account")}
         # Accounts are looked up (or created) once per import, not once per batch.
         names -= self.accounts.keys()
@@ -449,27 +480,24 @@ class _ImportRun:
         outcome: dict[int, tuple[int, bool, bool]] = {}  # row: (contact, created, changed)
         # A plugin list column's name to the (contact, names) of the batch's rows.
         lists: dict[str, list[tuple[int, list[str]]]] = {}
+        notes: list[tuple[int, str]] = []
+        values: list[extras.Value] = []
         for row in rows:
-            contact_id = found.get(row.key) if row.key is not None else None
-            if contact_id is None and row.key is not None:
-                contact_id = created_by_key.get(row.key)
+            keys = row.keys if self.match == AUTO else [] if row.key is None else [row.key]
+            contact_id = next((found[k] for k in keys if k in found), None)
+            if contact_id is None:
+                contact_id = next((created_by_key[k] for k in keys if k in created_by_key), None)
             try:
                 if contact_id is None:
                     if self.match == "id" and row.key is not None:
                         raise RowRefused("id", str(row.key), f"contact {row.key} does not exist")
-                    if not row.attributes.get("first_name"):
-                        raise RowRefused(
-                            "first_name",
-                            "",
-                            "a new contact needs a first name (map a column to first_name or name)",
-                        )
                     contact_id = ids.take()
-                    update.create(contact_id, row, self._check(row))
-                    if row.key is not None:
-                        created_by_key[row.key] = contact_id
+                    self._apply(update, contact_id, row, new=True)
+                    for key in keys:
+                        created_by_key.setdefault(key, contact_id)
                     outcome[row.row] = (contact_id, True, True)
                 else:
-                    changed = update.change(contact_id, row, self._check(row))
+                    changed = self._apply(update, contact_id, row, new=False)
                     outcome[row.row] = (contact_id, False, changed)
             except RowRefused as exc:
                 self._fail(row, [(self._column(exc.target), exc.value, exc.reason)])
@@ -477,6 +505,10 @@ class _ImportRun:
             for column, given in row.columns.items():
                 if given:
                     lists.setdefault(column, []).append((contact_id, given))
+            if row.note:
+                notes.append((contact_id, row.note))
+            values.extend((contact_id, "email", email) for email in row.emails)
+            values.extend((contact_id, "phone", phone) for phone, _ in row.phones)
         update.write(
             conn,
             scope,
@@ -486,9 +518,27 @@ class _ImportRun:
         joined: set[int] = set()
         for name, wanted in lists.items():
             joined.update(runtime.columns[name].write(conn, scope, wanted, now))
+        joined.update(extras.add_notes(conn, runtime, scope, notes, self.cause.actor, now))
+        joined.update(extras.add_values(conn, scope, values))
         self._count(outcome, joined, written)
         written.created = update.new
         return written
+
+    def _apply(self, update: ContactUpdate, contact_id: int, row: CleanRow, *, new: bool) -> bool:
+        """Create or change the contact from the row; True when anything changed. A
+        facet value or tag a policy refuses is left out of the row and reported (the
+        row is refused when strict)."""
+        while True:
+            try:
+                if new:
+                    update.create(contact_id, row, self._check(row))
+                    return True
+                return update.change(contact_id, row, self._check(row))
+            except RowRefused as exc:
+                if self.options.strict or not _leave_out(row, exc):
+                    raise
+                self.summary.left_out += 1
+                self.failures.append((row.row, self._column(exc.target), exc.value, exc.reason))
 
     def _count(
         self,
@@ -541,6 +591,18 @@ class _ImportRun:
         total.errors.extend(result.errors[: max(0, 100 - len(total.errors))])
 
 
+def _leave_out(row: CleanRow, refused: RowRefused) -> bool:
+    """Take the value a policy refused out of the row; False if it is not one to leave."""
+    facet = refused.target.removeprefix("facets.")
+    if facet != refused.target and facet in row.facets:
+        del row.facets[facet]
+        return True
+    if refused.target == "tags" and refused.value in row.tags:
+        row.tags.remove(refused.value)
+        return True
+    return False
+
+
 @dataclass
 class _Written:
     """What a batch wrote: the contacts it created, and (contact, row, created) for
@@ -551,6 +613,13 @@ class _Written:
 
 
 def _new_contacts(rows: Sequence[CleanRow], found: Mapping[Any, int]) -> int:
+    """How many contacts a batch will likely create (rows repeating a key count once)."""
+    if any(r.keys for r in rows):
+        return sum(1 for r in rows if not any(k in found for k in r.keys))
+    return _new_by_key(rows, found)
+
+
+def _new_by_key(rows: Sequence[CleanRow], found: Mapping[Any, int]) -> int:
     """How many contacts a batch will likely create (rows repeating a key count once)."""
     keys = {r.key for r in rows if r.key is not None and r.key not in found}
     return len(keys) + sum(1 for r in rows if r.key is None)
@@ -654,6 +723,7 @@ def import_contacts(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    skip_rows: int | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Open, map and import a file; see :meth:`crmkit.tenant.Tenant.import_contacts`."""
@@ -665,6 +735,7 @@ def import_contacts(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        skip_rows=skip_rows,
     )
     with table:
         return import_file(ctx, table, columns, options, progress)

@@ -4,7 +4,14 @@ A target is one of:
 
 * a contact attribute: ``first_name``, ``last_name``, ``email``, ``phone``, ``account``,
   ``city``, ``state``, ``country``, ``industry``, ``lead_source``, ``ok_to_sms``;
-* ``name``: a full name, split at its last space into first and last name;
+* ``name``: a full name, split at its last space into first and last name (a row's
+  first or last name, when it has one, wins);
+* ``emails``, ``phones``: more emails or phones of the person (several columns may map
+  to them; a cell may hold several, separated by `` ::: ``, ``;`` or ``,``); the first
+  becomes the contact's email or phone when no ``email`` or ``phone`` column gives one;
+* ``value_labels``: the type of the value in the column of the same name with ``Value`` for
+  ``Label`` or ``Type`` (Google's ``Phone 1 - Type``): a ``Mobile`` phone is the cell phone;
+* ``notes``: a note added to the contact (once: the same note is not added again);
 * ``id``: the contact's id, used only to match (``--match id``);
 * ``tags``, or a list column a plugin adds (:mod:`crmkit.transfer.columns`): names
   separated by ``,`` or ``;`` (a name holding either is written in double quotes);
@@ -14,8 +21,10 @@ A target is one of:
   unless written ``fields.NAME:TYPE``;
 * ``-``: leave the column out.
 
-Suggestions compare each header, in lower case with punctuation as ``_``, with the
-target names, their common synonyms, and the tenant's facet and field names and labels.
+Suggestions compare each header with the target names, the tenant's list columns,
+facet and field names and labels, then the header vocabulary of other products'
+exports (:mod:`crmkit.transfer.vocabulary`: the product the file is recognised as
+first), then common synonyms.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -32,11 +42,16 @@ from crmkit.contact_fields import PROFILE_FIELDS
 from crmkit.errors import ValidationError
 from crmkit.field_types import FIELD_TYPES, FieldSpec, field_name
 from crmkit.runtime import TenantRuntime
+from crmkit.transfer import vocabulary
 
-SKIP = "-"
+SKIP: Literal["-"] = "-"
 ATTRIBUTES = ("first_name", "last_name", *PROFILE_FIELDS, "account", "ok_to_sms")
 LISTS = ("tags",)
+# Several columns may map to these: the person's other values, and their types.
+MULTI = ("emails", "phones", "value_labels")
 SPECIAL = ("name", "id")
+# A note added to the contact; a profile field may be called "notes" too (fields.notes).
+NOTES = "notes"
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "first_name": ("first", "firstname", "given_name", "fname", "forename"),
     "last_name": ("last", "lastname", "surname", "family_name", "lname"),
@@ -62,7 +77,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # The kind of a target that is a plugin's list column (its name is the column's).
 PLUGIN_LIST = "column"
 # Kinds that take names from many columns.
-LIST_KINDS = (*LISTS, PLUGIN_LIST)
+LIST_KINDS = (*LISTS, PLUGIN_LIST, *MULTI)
+# A single-valued target met again goes to its multi-valued sibling, not dropped.
+_SECOND = {"email": "emails", "phone": "phones"}
 
 
 def header_key(text: str) -> str:
@@ -98,11 +115,13 @@ class Column:
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """The columns that are imported, in file order, and those that are not."""
+    """The columns that are imported, in file order, and those that are not.
+    ``product``: the product the header was recognised as coming from."""
 
     columns: tuple[Column, ...]
     unmapped: tuple[str, ...]
     skipped: tuple[str, ...]
+    product: str | None = None
 
     def target_of(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.target.label == name), None)
@@ -137,9 +156,9 @@ def parse_target(text: str, runtime: TenantRuntime, column: str) -> Target | Non
     lowered = raw.lower()
     if lowered in ATTRIBUTES:
         return Target("attribute", lowered)
-    if lowered in SPECIAL:
+    if lowered in SPECIAL or lowered == NOTES:
         return Target(lowered, lowered)
-    if lowered in LISTS:
+    if lowered in LISTS or lowered in MULTI:
         return Target(lowered, lowered)
     if lowered in runtime.columns:
         return Target(PLUGIN_LIST, lowered)
@@ -156,7 +175,8 @@ def parse_target(text: str, runtime: TenantRuntime, column: str) -> Target | Non
         return Target("field", *_field(rest, runtime, column))
     raise ValidationError(
         f"column {column!r}: unknown target {raw!r} (use one of "
-        f"{', '.join((*ATTRIBUTES, *SPECIAL, *LISTS, *runtime.columns))}, facets.NAME, "
+        f"{', '.join((*ATTRIBUTES, *SPECIAL, NOTES, *LISTS, *MULTI, *runtime.columns))}, "
+        "facets.NAME, "
         "fields.NAME[:TYPE] or -)"
     )
 
@@ -176,7 +196,14 @@ def _field(text: str, runtime: TenantRuntime, column: str) -> tuple[str, FieldSp
                 f"column {column!r}: field {name!r} already exists with type {known.type}"
             )
         return name, known
-    if name in ATTRIBUTES or name in (*SPECIAL, *LISTS, *runtime.columns, "facets", "fields"):
+    if name in ATTRIBUTES or name in (
+        *SPECIAL,
+        *LISTS,
+        *MULTI,
+        *runtime.columns,
+        "facets",
+        "fields",
+    ):
         raise ValidationError(
             f"column {column!r}: {name!r} is a built-in attribute; map it as {name}, not a field"
         )
@@ -188,8 +215,14 @@ def _field(text: str, runtime: TenantRuntime, column: str) -> tuple[str, FieldSp
     return name, FieldSpec(name, key.strip(), kind or "text", "custom")
 
 
-def suggest(header: str, runtime: TenantRuntime) -> Target | None:
-    """The target a header suggests, or None."""
+# What a suggestion may be besides a target: a column the vocabulary knows and leaves out.
+Suggestion = Target | Literal["-"] | None
+
+
+def suggest(
+    header: str, runtime: TenantRuntime, product: vocabulary.Product | None = None
+) -> Suggestion:
+    """The target a header suggests, ``-`` for a column known and left out, or None."""
     key = header_key(header)
     if not key:
         return None
@@ -199,12 +232,11 @@ def suggest(header: str, runtime: TenantRuntime) -> Target | None:
                 return parse_target(key, runtime, header)
             except ValidationError:
                 return None
-    # Without separators too: "E-mail address", "FirstName" and "first_name" all match.
     compact = key.replace("_", "")
-    for target in (*ATTRIBUTES, *SPECIAL, *LISTS):
-        names = (target, *SYNONYMS.get(target, ()))
-        if key in names or compact in {name.replace("_", "") for name in names}:
-            return Target("attribute" if target in ATTRIBUTES else target, target)
+    for target in (*ATTRIBUTES, *SPECIAL, NOTES, *LISTS, *MULTI):
+        if compact == target.replace("_", ""):
+            return Target(_kind(target), target)
+    # Without separators too: "E-mail address", "FirstName" and "first_name" all match.
     for column in runtime.columns.values():
         names = (column.name, *column.synonyms)
         if key in names or compact in {name.replace("_", "") for name in names}:
@@ -215,7 +247,23 @@ def suggest(header: str, runtime: TenantRuntime) -> Target | None:
     for spec in runtime.fields.values():
         if key in (spec.name, header_key(spec.label)):
             return Target("field", spec.name, spec)
+    known = vocabulary.target_for(header, product)
+    if known == SKIP:
+        return SKIP
+    if known:
+        try:
+            return parse_target(known, runtime, header)
+        except ValidationError:
+            pass  # a tenant field of another type has the name: leave it to the user
+    for target in (*ATTRIBUTES, *SPECIAL, *LISTS):
+        names = (target, *SYNONYMS.get(target, ()))
+        if key in names or compact in {name.replace("_", "") for name in names}:
+            return Target(_kind(target), target)
     return None
+
+
+def _kind(target: str) -> str:
+    return "attribute" if target in ATTRIBUTES else target
 
 
 def read_mapping_file(path: Path | str) -> dict[str, str]:
@@ -252,6 +300,7 @@ def build_mapping(
     that takes a single value.
     """
     given = dict(given or {})
+    product = vocabulary.recognise(header)
     by_lower = {name.lower(): name for name in header}
     chosen: dict[str, str] = {}
     for column, text in given.items():
@@ -272,22 +321,33 @@ def build_mapping(
                 skipped.append(name)
                 continue
         else:
-            target = suggest(name, runtime) if suggest_rest else None
-            if target is None:
+            suggested = suggest(name, runtime, product) if suggest_rest else None
+            if suggested is None:
                 unmapped.append(name)
                 continue
+            if isinstance(suggested, str):
+                skipped.append(name)
+                continue
+            target = suggested
         if target.kind == "field" and target.spec is None:
             target = Target("field", target.name, runtime.fields[target.name])
         columns.append(Column(index, name, target))
     unmapped.extend(_drop_repeats(columns, chosen))
-    return ColumnMapping(tuple(columns), tuple(unmapped), tuple(skipped))
+    return ColumnMapping(
+        tuple(columns),
+        tuple(unmapped),
+        tuple(skipped),
+        product.name if product is not None else None,
+    )
 
 
 def _drop_repeats(columns: list[Column], chosen: Mapping[str, str]) -> list[str]:
     """Keep one column per single-valued target, removing the others in place and
     returning their names: a chosen column wins over a suggested one, the first
-    suggestion over later ones; two chosen columns for one target are an error. A full
-    name and first/last name columns exclude each other the same way."""
+    suggestion over later ones; two chosen columns for one target are an error. A
+    second email or phone column is kept as one of the person's other emails or phones.
+    A full name and first/last name columns are all kept: the row's first and last
+    name win when it has them, else its full name is split."""
 
     def pick(first: Column, other: Column, label: str) -> Column:
         if other.name in chosen and first.name in chosen:
@@ -299,7 +359,7 @@ def _drop_repeats(columns: list[Column], chosen: Mapping[str, str]) -> list[str]
 
     dropped: list[str] = []
     kept: dict[str, Column] = {}
-    for column in columns:
+    for position, column in enumerate(columns):
         if column.target.kind in LIST_KINDS:
             continue
         first = kept.get(column.target.label)
@@ -308,14 +368,12 @@ def _drop_repeats(columns: list[Column], chosen: Mapping[str, str]) -> list[str]
             continue
         winner = pick(first, column, column.target.label)
         kept[column.target.label] = winner
-        dropped.append(column.name if winner is first else first.name)
-    full = kept.get("name")
-    parts = [kept[k] for k in ("first_name", "last_name") if k in kept]
-    if full is not None and parts:
-        for part in parts:
-            if pick(part, full, "the name") is full:
-                dropped.append(part.name)
-            elif full.name not in dropped:
-                dropped.append(full.name)
+        loser = column if winner is first else first
+        second = _SECOND.get(loser.target.name) if loser.target.kind == "attribute" else None
+        if second is not None:
+            where = columns.index(loser) if loser is first else position
+            columns[where] = Column(loser.index, loser.name, Target(second, second))
+        else:
+            dropped.append(loser.name)
     columns[:] = [c for c in columns if c.name not in dropped]
     return dropped

@@ -30,7 +30,9 @@ class RowError(BaseModel):
 
 class ImportSummary(BaseModel):
     """The outcome of an import. ``skipped`` counts blank rows and rows that matched a
-    contact without changing it; ``failed`` counts rows refused (see ``errors``)."""
+    contact without changing it; ``failed`` counts rows refused, ``left_out`` bad cells
+    left out of rows that were imported (both in ``errors``). ``product``: the product
+    the file looks like an export of."""
 
     file: str
     format: str
@@ -46,6 +48,8 @@ class ImportSummary(BaseModel):
     updated: int = 0
     skipped: int = 0
     failed: int = 0
+    left_out: int = 0
+    product: str | None = None
     errors: list[RowError] = Field(default_factory=list)
     # What reading the file guessed (an encoding it fell back to): worth a look.
     warnings: list[str] = Field(default_factory=list)

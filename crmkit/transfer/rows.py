@@ -1,5 +1,9 @@
 """Checking one file row with the schemas of a manual add, before anything is written.
 
+A bad cell never loses a good row: the cell is left out and reported, and the row is
+imported when what is left has a name (full, first or last), an email, a phone or a
+company. A strict cleaner refuses the whole row instead, as earlier releases did.
+
 A :class:`RowCleaner` holds only plain data (the mapping, the tenant's facets and field
 types, the phone region), so batches of rows can be cleaned in worker processes. What
 needs the database (matching, facet policies against the current value, OK to SMS for a
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from crmkit.emails import check_email
 from crmkit.facets import Facet
 from crmkit.field_types import FieldSpec
 from crmkit.phones import parse_phone_type
@@ -23,6 +28,8 @@ from crmkit.schemas import ContactIn, ContactPatch, clean_tag
 from crmkit.storage.types import INT64_MAX
 from crmkit.transfer.files import Cell, ProblemRow
 from crmkit.transfer.mapping import PLUGIN_LIST, ColumnMapping
+from crmkit.transfer.matching import name_key, row_keys
+from crmkit.transfer.regions import region_of_country
 
 if TYPE_CHECKING:
     from crmkit.transfer.columns import TransferColumn
@@ -33,6 +40,15 @@ if TYPE_CHECKING:
 _LIST_ITEM = re.compile(r'\s*(?:"((?:[^"]|"")*)"\s*(?=[,;]|\Z)|([^,;]*))([,;]?)')
 _NEEDS_QUOTES = re.compile(r'[,;"]|^\s|\s$')
 MATCH_KEYS = ("email", "phone", "id")
+# How a cell holding several emails or phones separates them (Google writes " ::: ").
+_MULTI_SEPARATOR = re.compile(r"\s*(?::::|;|,|\n)\s*")
+# What a value's type label says when the phone is a mobile.
+_MOBILE_LABEL = re.compile(r"mobil|cell|handy|iphone|portable|m[oó]vil|cellulare|celular", re.I)
+# The attributes a new contact needs one of (or an email or phone).
+_IDENTIFYING = ("first_name", "last_name", "email", "account")
+# Google's system groups that hold every contact: no tag.
+_EVERYONE = frozenset({"myContacts", "starred"})
+NO_IDENTITY = "the row has no name, email, phone or company: there is no one to import"
 
 
 def split_list(text: str) -> list[str]:
@@ -99,13 +115,22 @@ def split_name(text: str) -> tuple[str, str]:
 
 @dataclass
 class CleanRow:
-    """A checked row. ``errors`` holds (column, value, reason) for each bad cell; a
-    row with errors is not imported. ``key`` is the value it is matched on (None: no
-    match possible)."""
+    """A checked row. ``errors`` holds (column, value, reason) for each bad cell, left
+    out of the row; ``refused``: the row is not imported at all. ``key`` is the value
+    it is matched on (None: no match possible). ``emails`` and ``phones`` (E.164, line
+    type) are the person's other values, besides the contact's own."""
 
     row: int
     attributes: dict[str, Any] = field(default_factory=dict)
     phone: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[tuple[str, str]] = field(default_factory=list)
+    note: str | None = None
+    refused: bool = False
+    # Match "auto": the row's keys in the order they are tried, and the names as
+    # written that pick the contacts compared (see crmkit.transfer.matching).
+    keys: list[Any] = field(default_factory=list)
+    names: tuple[str, ...] = ()
     line_type: str | None = None
     ok_to_sms: bool | None = None
     fields: dict[str, Any] = field(default_factory=dict)
@@ -128,10 +153,20 @@ class RowCleaner:
         region: str,
         match: str | None,
         columns: Mapping[str, TransferColumn] | None = None,
+        *,
+        strict: bool = False,
     ) -> None:
         columns = columns or {}
         self.region = region
         self.match = match
+        self.strict = strict
+        # Each distinct phone number is parsed once per import (phonenumbers is the
+        # costliest step of a row): (text, region) to (E.164, line type) or the error.
+        self._parsed: dict[tuple[str, str], tuple[str, str] | str] = {}
+        self.multi: list[tuple[int, str, str]] = []  # (index, column, emails|phones)
+        self.labels: dict[int, int] = {}  # value column index to its type column's
+        self.notes_column: tuple[int, str] | None = None
+        self.country_index: int | None = None
         self.attributes: list[tuple[int, str, str]] = []  # (index, column, attribute)
         self.name_column: tuple[int, str] | None = None
         self.id_column: tuple[int, str] | None = None
@@ -152,6 +187,10 @@ class RowCleaner:
                 self.column_of["first_name"] = self.column_of["last_name"] = column.name
             elif target.kind == "id":
                 self.id_column = (column.index, column.name)
+            elif target.kind in ("emails", "phones"):
+                self.multi.append((column.index, column.name, target.kind))
+            elif target.kind == "notes":
+                self.notes_column = (column.index, column.name)
             elif target.kind == "tags":
                 self.lists.append((column.index, column.name, target.kind))
             elif target.kind == PLUGIN_LIST:
@@ -164,13 +203,23 @@ class RowCleaner:
                 self.facets.append((column.index, column.name, target.name, lookup, facet))
             elif target.kind == "field" and target.spec is not None:
                 self.fields.append((column.index, column.name, target.spec))
+        by_name = {c.name.casefold(): c.index for c in mapping.columns}
+        for column in mapping.columns:
+            if column.target.kind == "value_labels":
+                value = re.sub(r"(?i)\b(label|type)\b", "Value", column.name).casefold()
+                if value in by_name:
+                    self.labels[by_name[value]] = column.index
+            elif column.target.kind == "attribute" and column.target.name == "country":
+                self.country_index = column.index
         self.width = max((c.index for c in mapping.columns), default=-1) + 1
         self.indexes = frozenset(c.index for c in mapping.columns)
 
     def clean(self, number: int, cells: Sequence[Cell], header_width: int) -> CleanRow:
         out = CleanRow(number)
-        if type(cells) is ProblemRow and self._unreadable(out, cells):
-            return out
+        if type(cells) is ProblemRow:
+            cells = self._unreadable(out, cells)
+            if out.refused:
+                return out
         if len(cells) > header_width and any(cell_text(c) for c in cells[header_width:]):
             out.errors.append(
                 (
@@ -180,15 +229,23 @@ class RowCleaner:
                     "columns (check the delimiter and quotes)",
                 )
             )
+            out.refused = True
             return out
         if not any(cell_text(c) for c in cells):
             out.blank = True
             return out
         if len(cells) < self.width:
             cells = [*cells, *([None] * (self.width - len(cells)))]
-        self._attributes(out, cells)
+        region = self.region
+        if self.country_index is not None:
+            country = cell_text(cells[self.country_index])
+            region = (region_of_country(country) if country else None) or region
+        self._attributes(out, cells, region)
+        self._multi(out, cells, region)
+        if self.notes_column is not None:
+            out.note = cell_text(cells[self.notes_column[0]]) or None
         for index, column, _kind in self.lists:
-            _names(out, column, cell_text(cells[index]), clean_tag, out.tags)
+            _names(out, column, _tag_cell(cell_text(cells[index])), clean_tag, out.tags)
         for index, column, name, clean in self.plugin_lists:
             _names(out, column, cell_text(cells[index]), clean, out.columns.setdefault(name, []))
         for index, column, facet_name, lookup, facet in self.facets:
@@ -213,9 +270,22 @@ class RowCleaner:
             if value is None or value == "":
                 continue
             try:
-                out.fields[spec.name] = spec.clean(value, self.region)
+                out.fields[spec.name] = spec.clean(value, region)
             except ValueError as exc:
                 out.errors.append((column, cell_text(cell), str(exc)))
+        self._key(out, cells)
+        if out.refused:
+            return out
+        if out.errors and self.strict:
+            out.refused = True
+        elif out.key is not None and self.match not in (None, "email", "phone"):
+            pass  # a row naming its contact by id or a field needs nothing else
+        elif out.phone is None and not any(out.attributes.get(a) for a in _IDENTIFYING):
+            out.errors.append(("-", "", NO_IDENTITY))
+            out.refused = True
+        return out
+
+    def _key(self, out: CleanRow, cells: Sequence[Cell]) -> None:
         if self.id_column is not None and self.match == "id":
             index, column = self.id_column
             text = cell_text(cells[index])
@@ -223,34 +293,100 @@ class RowCleaner:
                 key = contact_id(text)
                 if key is None:
                     out.errors.append((column, text, f"{text!r} is not a contact id"))
+                    out.refused = True
                 else:
                     out.key = key
+        elif self.match == "auto":
+            values = out.attributes
+            first, last = values.get("first_name"), values.get("last_name")
+            name = name_key(first, last, values.get("account"))
+            emails = [values.get("email"), *out.emails]
+            out.keys = row_keys(emails, [out.phone, *(p for p, _ in out.phones)], name)
+            out.names = tuple(v for v in (first, last) if v)
         elif self.match == "email":
             out.key = out.attributes.get("email")
         elif self.match == "phone":
             out.key = out.phone
         elif self.match is not None and self.match.startswith("fields."):
             out.key = out.fields.get(self.match.removeprefix("fields."))
-        return out
 
-    def _unreadable(self, out: CleanRow, cells: ProblemRow) -> bool:
-        """Refuse a row with cells the file could not give whole, when those cells are
-        imported (or part of the row was not read at all)."""
+    def _phone(self, text: str, region: str) -> tuple[str, str]:
+        """``text`` parsed as a phone (once per distinct text and region)."""
+        found = self._parsed.get((text, region))
+        if found is None:
+            try:
+                found = parse_phone_type(text, region)
+            except ValueError as exc:
+                found = str(exc)
+            self._parsed[(text, region)] = found
+        if isinstance(found, str):
+            raise ValueError(found)
+        return found
+
+    def _multi(self, out: CleanRow, cells: Sequence[Cell], region: str) -> None:
+        """The person's other emails and phones; the first becomes the contact's own
+        when no column gave one, a mobile first among phones."""
+        mobiles: list[tuple[str, str]] = []
+        for index, column, kind in self.multi:
+            text = cell_text(cells[index])
+            if not text:
+                continue
+            label_index = self.labels.get(index)
+            label = cell_text(cells[label_index]) if label_index is not None else ""
+            for value in _MULTI_SEPARATOR.split(text):
+                if not value:
+                    continue
+                try:
+                    if kind == "emails":
+                        email = check_email(value)
+                        if email not in out.emails:
+                            out.emails.append(email)
+                        continue
+                    phone = self._phone(value, region)
+                except ValueError as exc:
+                    out.errors.append((column, value, str(exc)))
+                    continue
+                wanted = mobiles if _MOBILE_LABEL.search(label) else out.phones
+                if phone not in wanted:
+                    wanted.append(phone)
+        out.phones[:0] = mobiles
+        if out.emails and not out.attributes.get("email"):
+            out.attributes["email"] = out.emails.pop(0)
+        elif out.attributes.get("email") in out.emails:
+            out.emails.remove(out.attributes["email"])
+        if out.phones and out.phone is None:
+            # A mobile (by its label, else by its number) is the cell phone.
+            first = next((p for p in out.phones if p[1] == "mobile"), out.phones[0])
+            if first not in mobiles and mobiles:
+                first = mobiles[0]
+            out.phones.remove(first)
+            out.phone, out.line_type = first
+        out.phones = [p for p in out.phones if p[0] != out.phone]
+
+    def _unreadable(self, out: CleanRow, cells: ProblemRow) -> list[Cell]:
+        """The cells of a row the file could not give whole: the imported cells it
+        could not read are left out (the whole row is refused when part of it was not
+        read at all)."""
+        kept = list(cells)
         for problem in cells.problems:
             if problem.whole_row or problem.index in self.indexes:
                 out.errors.append((problem.column, problem.value, problem.reason))
-        return bool(out.errors)
+                kept[problem.index] = None
+                out.refused = out.refused or problem.whole_row or self.strict
+        return kept
 
-    def _attributes(self, out: CleanRow, cells: Sequence[Cell]) -> None:
+    def _attributes(self, out: CleanRow, cells: Sequence[Cell], region: str) -> None:
         given: dict[str, str] = {}
         for index, _column, name in self.attributes:
             text = cell_text(cells[index])
             if text:
                 given[name] = text
-        if self.name_column is not None:
+        if self.name_column is not None and not (given.get("first_name") or given.get("last_name")):
             text = cell_text(cells[self.name_column[0]])
             if text:
-                given["first_name"], last = split_name(text)
+                first, last = split_name(text)
+                if first:
+                    given["first_name"] = first
                 if last:
                     given["last_name"] = last
         schema = ContactIn if "first_name" in given else ContactPatch
@@ -265,7 +401,10 @@ class RowCleaner:
                     (self.column_of.get(name, name), given.get(name, ""), _reason(error))
                 )
             given = {k: v for k, v in given.items() if k not in bad}
-            checked = None
+            try:
+                checked = ContactPatch.model_validate(given)
+            except pydantic.ValidationError:
+                checked = None
         values: dict[str, Any] = (
             checked.model_dump(include=set(given)) if checked is not None else dict(given)
         )
@@ -275,9 +414,18 @@ class RowCleaner:
         out.attributes = values
         if phone:
             try:
-                out.phone, out.line_type = parse_phone_type(phone, self.region)
+                out.phone, out.line_type = self._phone(phone, region)
             except ValueError as exc:
                 out.errors.append((self.column_of["phone"], phone, str(exc)))
+
+
+def _tag_cell(text: str) -> str:
+    """A tags cell as :func:`split_list` reads it: Google's `` ::: `` between labels,
+    its ``* `` before system groups, and the groups every contact is in, undone."""
+    if ":::" not in text and not text.startswith("* "):
+        return text
+    names = [name.strip().removeprefix("* ") for name in text.split(":::")]
+    return ", ".join(name for name in names if name and name not in _EVERYONE)
 
 
 def _reason(error: Any) -> str:

@@ -144,7 +144,7 @@ class ContactUpdate:
         profile["phone"] = row.phone
         state = ContactState(
             id=contact_id,
-            first_name=values["first_name"],
+            first_name=values.get("first_name") or "",
             last_name=values.get("last_name") or "",
             profile=profile,
             account=account,
