@@ -1,6 +1,7 @@
 """Tick at scale: what a LeadKlozer tick costs on a large tenant, and how it grows.
 
 Run:  python bench/tick_scale.py [--contacts 100000] [--events 1000000] [--no-postgres]
+      [--no-sqlite] [--no-doubling]
 
 Builds (see ``search_data.py``) a leadklozer tenant with history, scored as of
 :data:`~search_data.NOW` (as a tick at that moment would leave it), on SQLite and, when
@@ -138,9 +139,11 @@ def run_ticks(label: str, url: str, timed: Timed) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def databases(folder: Path, size: str, postgres: bool) -> Iterator[list[tuple[str, str]]]:
+def databases(
+    folder: Path, size: str, postgres: bool, sqlite: bool = True
+) -> Iterator[list[tuple[str, str]]]:
     """A SQLite file and (optionally) a PostgreSQL schema, dropped afterwards."""
-    found = [("SQLite", f"sqlite:///{folder / f'tick_{size}.db'}")]
+    found = [("SQLite", f"sqlite:///{folder / f'tick_{size}.db'}")] if sqlite else []
     pg = postgres_url() if postgres else None
     schema = f"crmkit_bench_tick_{size}"
     admin = sa.create_engine(pg) if pg else None
@@ -165,6 +168,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-doubling", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     timed = Timed()
     sizes = [args.events] if args.no_doubling else [args.events, 2 * args.events]
@@ -172,7 +176,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for events in sizes:
             size = f"{args.contacts}_{events}"
-            with databases(Path(scratch), size, not args.no_postgres) as found:
+            with databases(Path(scratch), size, not args.no_postgres, not args.no_sqlite) as found:
                 for label, url in found:
                     start = time.perf_counter()
                     build(url, args.contacts, events)

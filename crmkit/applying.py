@@ -31,6 +31,7 @@ from crmkit.pipeline import (
 from crmkit.rules.actions import Change
 from crmkit.runtime import TenantRuntime
 from crmkit.schemas import TransitionOut
+from crmkit.score_writes import write_score_moves
 from crmkit.storage import counters
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.scope import TenantScope
@@ -140,6 +141,14 @@ def change_context(
             made.extend(one.transitions)
         return made
 
+    def move_scores(
+        moves: Mapping[int, float], cause_type: Any, like: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        if ctx.hooks.implemented("crmkit_guard_change"):
+            return None  # each change must be put to the guards: the change path
+        after = after_changes(ctx, runtime, outbox, now=moment)
+        return write_score_moves(conn, runtime, moves, Cause.like(cause_type, like), moment, after)
+
     return ChangeContext(
         tenant=ctx.name,
         runtime=runtime,
@@ -150,6 +159,7 @@ def change_context(
         created=list(created),
         _apply=apply,
         outbox=outbox,
+        _move_scores=move_scores,
     )
 
 

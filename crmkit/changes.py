@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from crmkit.errors import NotFoundError
 from crmkit.facets import CauseType
-from crmkit.rules.actions import Change
+from crmkit.rules.actions import AddScore, Change
 from crmkit.runtime import TenantRuntime
 from crmkit.storage.scope import TenantScope
 
@@ -48,6 +48,11 @@ class ChangeContext:
         [Mapping[int, Sequence[Change]], CauseType, dict[str, Any]], list[dict[str, Any]]
     ]
     outbox: list[Notice] = field(default_factory=list)
+    # Score moves written set-wise (see ``move_scores``); None: through ``_apply``.
+    _move_scores: (
+        Callable[[Mapping[int, float], CauseType, dict[str, Any]], list[dict[str, Any]] | None]
+        | None
+    ) = None
     # Transitions made through ``apply``, by cause ("pack@version:rule"), for summaries.
     tally: Counter[str] = field(default_factory=Counter)
 
@@ -77,6 +82,27 @@ class ChangeContext:
             return []
         cause: CauseType = like["cause_type"]
         made = self._apply(changes, cause, like)
+        for transition in made:
+            self.tally[cause_label(transition)] += 1
+        return made
+
+    def move_scores(
+        self, moves: Mapping[int, float], *, like: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Add ``moves[contact]`` to each contact's score, with the cause of the
+        transition ``like``: the same transitions and scores as
+        ``apply_each({contact: [AddScore(amount)]})``, written set-wise (one UPDATE and
+        one INSERT per round of contacts) unless a ``crmkit_guard_change`` hook must
+        be asked about each change, in which case it takes the change path."""
+        if not moves:
+            return []
+        cause: CauseType = like["cause_type"]
+        made = None
+        if self._move_scores is not None:
+            made = self._move_scores(moves, cause, like)
+        if made is None:
+            changes = {contact: [AddScore(amount)] for contact, amount in moves.items()}
+            return self.apply_each(changes, like=like)
         for transition in made:
             self.tally[cause_label(transition)] += 1
         return made

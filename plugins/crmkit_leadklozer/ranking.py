@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from crmkit.plugin_api import (
-    AddScore,
     ChangeContext,
     ContactFacetRow,
     ContactRow,
@@ -71,10 +70,8 @@ def refresh_scores(context: ChangeContext) -> int:
     """Move every stored score whose engagement share changed by ``context.now``
     (:func:`crmkit_leadklozer.score_state.advance`); returns how many moved."""
     moves = advance(context.connection, context.scope, scoring(), context.now)
-    context.apply_each(
-        {contact: [AddScore(amount)] for contact, amount in sorted(moves.items())},
-        like=pack_cause(context, AGING_RULE),
-    )
+    # Set-wise (see ChangeContext.move_scores): a score move touches nothing else.
+    context.move_scores(dict(sorted(moves.items())), like=pack_cause(context, AGING_RULE))
     return len(moves)
 
 
