@@ -17,6 +17,7 @@ from crmkit.cli import (
     events,
     fields,
     messages,
+    pack_new,
     packs,
     rules,
     tenants,
@@ -27,6 +28,7 @@ from crmkit.cli import (
 COMMANDS: tuple[click.Command, ...] = (
     tenants.init,
     packs.packs,
+    pack_new.pack_group,
     tenants.facets,
     tenants.colour,
     tenants.tenants,

@@ -16,7 +16,7 @@ from crmkit.manifests import MANIFEST, load_pack
 from crmkit.packs import Pack
 from crmkit.profiles import shown
 from crmkit.replay import ReplayResult, replay
-from crmkit.rules.checker import check_packs
+from crmkit.rules.checker import check_packs, failing
 from crmkit.scenarios import ScenarioRunner
 from crmkit.scenarios.model import SCENARIO_SUFFIX
 from crmkit.scenarios.sources import owning_pack
@@ -130,7 +130,13 @@ def check(
             {
                 "checked": label,
                 "problems": [
-                    {"kind": p.kind, "where": p.where, "message": p.message} for p in problems
+                    {
+                        "kind": p.kind,
+                        "where": p.where,
+                        "message": p.message,
+                        "acknowledged": p.acknowledged,
+                    }
+                    for p in problems
                 ],
             }
         )
@@ -139,12 +145,15 @@ def check(
             console.print(
                 line((problem.kind, "yellow"), f" {problem}"), highlight=False, soft_wrap=True
             )
+        count = len(failing(problems))
+        noted = len(problems) - count
         console.print(
-            f"{label}: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}",
+            f"{label}: {count or 'no'} problem{'' if count == 1 else 's'}"
+            + (f", {noted} acknowledged" if noted else ""),
             highlight=False,
             soft_wrap=True,
         )
-    if problems:
+    if failing(problems):
         raise SystemExit(1)
 
 

@@ -7,6 +7,7 @@ error at load time, with its column, rather than a rule that silently never fire
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -69,6 +70,8 @@ class Schema:
     events: bool = True
     open_facets: bool = False
     macros: Mapping[str, Node] = field(default_factory=dict)
+    # What the condition belongs to, named by the errors ("a search", "a tick rule").
+    place: str = "a search"
 
 
 @lru_cache(maxsize=1)
@@ -256,7 +259,12 @@ class _Builder(Transformer[Token, Any]):
         condition = next((i for i in items[1:] if not isinstance(i, Ago) and i is not None), None)
         within = next((i for i in items[1:] if isinstance(i, Ago)), None)
         if self.schema.events:
-            raise self._fail(keyword, f"{keyword} is for searches; rules see one event at a time")
+            raise self._fail(
+                keyword,
+                f"{keyword}(...) reads the contact's event history, which an event rule does "
+                "not see (it sees one event: test event.kind or event.data.NAME); use it in "
+                "a tick rule (trigger: tick) or a search",
+            )
         if condition is not None:
             outside = sorted(p for p in _all_paths(condition) if not p.startswith("event."))
             if outside:
@@ -294,6 +302,14 @@ def parse_condition(text: str, schema: Schema | None = None) -> Node:
     schema_macros = builder.schema.macros
     node: Node = _build(builder, tree)
     stray = sorted(_all_paths(node, outside_history=True) & set(builder.search_event_paths))
+    if stray and builder.schema.place == "a tick rule":
+        raise ConditionError(
+            text,
+            f"{stray[0]}: a tick rule looks at contacts, not at one event; test the "
+            f"contact's events inside {HAD_EVENT}(...) ({HAD_EVENT}(event.kind == X) within "
+            "7 days), or make it an event rule (without trigger: tick)",
+            builder.search_event_paths[stray[0]],
+        )
     if stray:
         raise ConditionError(
             text,
@@ -338,15 +354,55 @@ def _parse(text: str, start: str) -> Tree[Token]:
         raise ConditionError(text, exc.reason, column) from None
     try:
         return _parser().parse(text, start=start)
-    except UnexpectedEOF:
-        raise ConditionError(text, "the condition ends too early", len(text) + 1) from None
-    except UnexpectedToken as exc:
-        if exc.token.type == "$END":
-            raise ConditionError(text, "the condition ends too early", len(text) + 1) from None
-        raise ConditionError(text, f"unexpected {str(exc.token)!r}", exc.column) from None
     except UnexpectedInput as exc:
-        snippet = text[max(exc.column - 1, 0) : exc.column + 9]
-        raise ConditionError(text, f"unexpected input near {snippet!r}", exc.column) from None
+        raise _explained(text, exc) from None
+
+
+# What may follow a path, for the error naming an operator the language does not have.
+OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "has", "not has")
+_ALSO_ACCEPTED = frozenset({"="})
+_PATH_AND_OPERATOR = re.compile(
+    r"(?<![\w.\"])([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)+)\s*([=!<>~]+|[A-Za-z_]+(?:\s+(?:in|has)\b)?)"
+)
+
+
+def _explained(text: str, exc: UnexpectedInput) -> ConditionError:
+    """The error for a parse failure, naming the newcomer's usual slips where it can:
+    single quotes, an operator the language does not have."""
+    column = getattr(exc, "column", None)
+    if isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    ):
+        return ConditionError(text, "the condition ends too early", len(text) + 1)
+    offset = _offset(text, exc)
+    if offset is not None and offset < len(text) and text[offset] == "'":
+        return ConditionError(
+            text, 'strings are written in double quotes ("hot lead"), not single quotes', column
+        )
+    for match in _PATH_AND_OPERATOR.finditer(text):
+        if offset is not None and match.start(2) > offset:
+            break
+        operator = " ".join(match.group(2).split())
+        if operator not in OPERATORS and operator not in _ALSO_ACCEPTED:
+            return ConditionError(
+                text,
+                f"unknown operator {operator!r} after {match.group(1)} "
+                f"(operators: {', '.join(OPERATORS)})",
+                match.start(2) - text.rfind("\n", 0, match.start(2)),
+            )
+    if isinstance(exc, UnexpectedToken):
+        return ConditionError(text, f"unexpected {str(exc.token)!r}", column)
+    snippet = text[max((column or 1) - 1, 0) : (column or 1) + 9]
+    return ConditionError(text, f"unexpected input near {snippet!r}", column)
+
+
+def _offset(text: str, exc: UnexpectedInput) -> int | None:
+    """Where in ``text`` the parse failed (a character offset), if Lark says."""
+    if isinstance(exc, UnexpectedToken):
+        start = exc.token.start_pos
+        return start if isinstance(start, int) else None
+    position = getattr(exc, "pos_in_stream", None)
+    return position if isinstance(position, int) else None
 
 
 def _build(builder: _Builder, tree: Tree[Token]) -> Any:

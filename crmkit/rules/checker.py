@@ -49,9 +49,27 @@ class Problem:
     kind: str  # error, template, never-fires, refused, conflict, unknown-facet, engine-limit
     where: str  # FILE, line N, rule 'R'
     message: str
+    # The reason given with ``allow:`` when the rule's author acknowledged the finding:
+    # shown, but it does not fail the check.
+    acknowledged: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        reason = f" (acknowledged: {self.acknowledged})" if self.acknowledged else ""
+        return f"{self.where}: {self.message}{reason}"
+
+
+def failing(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that fail a check: all but the acknowledged ones."""
+    return [p for p in problems if p.acknowledged is None]
+
+
+def _acknowledged(kind: str, *rules: CompiledRule | None) -> str | None:
+    """The reason one of ``rules`` gives for allowing a finding of ``kind``, if any."""
+    for rule in rules:
+        for allowed, reason in rule.allowed if rule is not None else ():
+            if allowed == kind:
+                return reason
+    return None
 
 
 def where(rule: CompiledRule) -> str:
@@ -225,11 +243,19 @@ def check_rulesets(
                     at,
                     f"uses facet {name!r}, which none of the packs here bring "
                     "(its changes are skipped)",
+                    _acknowledged("unknown-facet", rule),
                 )
             )
         live = None if form is None else [t for t in form if domains(t, facets) is not None]
         if live is not None and not live:
-            problems.append(Problem("never-fires", at, "its condition can never hold"))
+            problems.append(
+                Problem(
+                    "never-fires",
+                    at,
+                    "its condition can never hold",
+                    _acknowledged("never-fires", rule),
+                )
+            )
             continue
         for name, value in _facet_sets(rule):
             facet = facets.get(name)
@@ -250,7 +276,7 @@ def check_rulesets(
                     f"sets {name} to {value!r}, behind every value its condition allows "
                     f"({', '.join(ahead)}): the forward-only policy always refuses it"
                 )
-                problems.append(Problem("refused", at, message))
+                problems.append(Problem("refused", at, message, _acknowledged("refused", rule)))
             elif ahead:
                 problems.append(
                     Problem(
@@ -259,6 +285,7 @@ def check_rulesets(
                         f"sets {name} to {value!r}, which the forward-only policy refuses "
                         f"when {name} is {' or '.join(ahead)} (the event then fails); "
                         f"add `and contact.{name} in [...]` to its condition",
+                        _acknowledged("refused", rule),
                     )
                 )
     # Only rules that set a facet can conflict: pairing just those keeps a pack of
@@ -281,6 +308,7 @@ def check_rulesets(
                 where(r1),
                 f"sets {name} to {first!r} while rule {r2.name!r} ({rs2.pack}@{rs2.version}) "
                 f"sets it to {second!r}, and both match when {_describe(both)}",
+                _acknowledged("conflict", r1, r2),
             )
         )
     return problems
@@ -323,7 +351,14 @@ def durable_problems(rulesets: Sequence[CompiledRuleset]) -> list[Problem]:
     for ruleset in rulesets:
         for overflow in durable_limits.durable_overflows(ruleset):
             at = where(overflow.rule) if overflow.rule else _files(ruleset)
-            problems.append(Problem("engine-limit", at, overflow.message + _FALLBACK))
+            problems.append(
+                Problem(
+                    "engine-limit",
+                    at,
+                    overflow.message + _FALLBACK,
+                    _acknowledged("engine-limit", overflow.rule),
+                )
+            )
     too_big = durable_limits.fact_overflow(rulesets)
     if too_big:
         problems.append(

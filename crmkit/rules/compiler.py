@@ -21,7 +21,7 @@ from crmkit.conditions.parser import Schema, parse_condition
 from crmkit.errors import ConditionError, RulesetError, SourceError
 from crmkit.packs import Pack
 from crmkit.rules.actions import ActionRegistry, ActionSpec
-from crmkit.rules.model import RulesetDefinition
+from crmkit.rules.model import RuleDefinition, RulesetDefinition
 from crmkit.yaml_source import YamlSource, describe_validation, located, parse_yaml
 
 
@@ -49,6 +49,8 @@ class CompiledRule:
     actions: tuple[CompiledAction, ...]
     when: str = ""
     line: int | None = None
+    # Findings acknowledged with ``allow:``: (kind, reason) pairs.
+    allowed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class CompiledRuleset:
 
 
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*):([^{}]+)\}")
+# A placeholder written without its default: refused with the form to write instead.
+# (Not \N{NAME}, a string's character escape.)
+BARE_PLACEHOLDER = re.compile(r"(?<!\\N)\{\s*([a-z_][a-z0-9_]*)\s*:?\s*\}")
 
 
 def fill_settings(text: str, settings: Mapping[str, Any]) -> str:
@@ -112,6 +117,14 @@ def load_ruleset_text(text: str, source: str) -> tuple[RulesetDefinition, YamlSo
         raise RulesetError(source, exc.reason, line=exc.line) from None
     if not isinstance(document.data, dict):
         raise RulesetError(source, "a ruleset file is a mapping with a 'rules' list", line=1)
+    unknown = _unknown_key(document.data)
+    if unknown is not None:
+        key_path, problem, index = unknown
+        named = None
+        if index is not None:
+            item = document.data["rules"][index]
+            named = str(item.get("name") or f"#{index + 1}")
+        raise RulesetError(source, problem, named, document.line(key_path)) from None
     try:
         return RulesetDefinition.model_validate(document.data), document
     except pydantic.ValidationError as exc:
@@ -127,6 +140,46 @@ def load_ruleset_text(text: str, source: str) -> tuple[RulesetDefinition, YamlSo
         raise RulesetError(source, located(where, message), rule, document.line(path)) from None
 
 
+# Keys newcomers write for another engine's (or their own) idea of a rule.
+_LIKELY = {
+    "condition": "when",
+    "if": "when",
+    "conditions": "when",
+    "actions": "then",
+    "action": "then",
+    "do": "then",
+    "on": "trigger",
+    "title": "name",
+    "rule": "rules",
+}
+
+
+def _unknown_key(data: dict[Any, Any]) -> tuple[tuple[str | int, ...], str, int | None] | None:
+    """The first key of the file, or of one of its rules, that the format does not
+    have: its path and a message naming it, the known keys and the likely one."""
+    top = sorted(RulesetDefinition.model_fields)
+    for key in data:
+        if key not in top:
+            return (str(key),), _unknown_message(key, top), None
+    rules = data.get("rules")
+    known = sorted(RuleDefinition.model_fields)
+    for index, item in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(item, dict):
+            continue
+        for key in item:
+            if key not in known:
+                return ("rules", index, str(key)), _unknown_message(key, known), index
+    return None
+
+
+def _unknown_message(key: object, known: Sequence[str]) -> str:
+    # YAML reads `on:` as the boolean true.
+    shown = "on" if key is True else str(key)
+    hint = _LIKELY.get(shown)
+    likely = f"; did you mean {hint!r}?" if hint in known else ""
+    return f"{shown}: unknown key (known keys: {', '.join(known)}){likely}"
+
+
 def compile_rules(
     files: Sequence[tuple[str, str]],
     *,
@@ -139,7 +192,7 @@ def compile_rules(
     digest = hashlib.sha256()
     rules: list[CompiledRule] = []
     tick_rules: list[CompiledRule] = []
-    search_schema = replace(schema, events=False)
+    search_schema = replace(schema, events=False, place="a tick rule")
     for source, text in files:
         digest.update(source.encode() + b"\0" + text.encode() + b"\0")
         definition, document = load_ruleset_text(text, source)
@@ -149,6 +202,17 @@ def compile_rules(
             if rule.name in seen:
                 raise RulesetError(source, "a rule with this name appears twice", rule.name, line)
             seen.add(rule.name)
+            bare = BARE_PLACEHOLDER.search(rule.when)
+            if bare:
+                name = bare.group(1)
+                raise RulesetError(
+                    source,
+                    f"when: the setting placeholder {bare.group(0)} needs a default, used "
+                    f"when a tenant has not set {name!r}: write {{{name}:VALUE}}, "
+                    f"such as {{{name}:30}}",
+                    rule.name,
+                    document.line(("rules", index, "when")),
+                )
             has_placeholders = bool(PLACEHOLDER.search(rule.when))
             if has_placeholders and rule.trigger == "event":
                 raise RulesetError(
@@ -199,6 +263,7 @@ def compile_rules(
                     actions=tuple(compiled_actions),
                     when=rule.when,
                     line=line,
+                    allowed=tuple(pair for item in rule.allow for pair in item.items()),
                 )
             )
     # The schema decides validation, so it is part of the identity of the compiled form.

@@ -13,6 +13,8 @@ rules:
     when: contact.contact_type == hot_lead and not had_event within {cold_after_days:60} days
     then:
       - set: {contact_type: cold_prospect}
+    allow:                 # optional; checker findings reviewed, each with its reason
+      - conflict: the lifecycle pack's rule runs first on purpose
 ```
 """
 
@@ -23,6 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_PRIORITY = 100
+# The checker findings a rule may acknowledge (errors and broken templates it may not).
+ALLOWABLE = ("conflict", "never-fires", "refused", "unknown-facet", "engine-limit")
 
 
 class RuleDefinition(BaseModel):
@@ -37,6 +41,40 @@ class RuleDefinition(BaseModel):
     # as SQL when `crmkit tick` runs; may use {setting:default} placeholders. (Not named
     # "on": YAML reads an `on:` key as the boolean true.)
     trigger: Literal["event", "tick"] = "event"
+    # Checker findings the author has reviewed: [{conflict: why it is fine}]; shown by
+    # `rules check` as acknowledged, not failing it. A reason is required.
+    allow: list[dict[str, str]] = Field(default_factory=list)
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _reason_given(cls, value: Any) -> Any:
+        for position, item in enumerate(value if isinstance(value, list) else [], start=1):
+            if isinstance(item, str):
+                raise ValueError(
+                    f"allow item {position} needs a reason: write {{{item}: why it is fine}}"
+                )
+        return value
+
+    @field_validator("allow")
+    @classmethod
+    def _one_kind_and_reason(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        for position, item in enumerate(value, start=1):
+            if len(item) != 1:
+                raise ValueError(
+                    f"allow item {position} must have exactly one key (a finding's kind: "
+                    f"{', '.join(ALLOWABLE)}) with the reason as its value"
+                )
+            ((kind, reason),) = item.items()
+            if kind not in ALLOWABLE:
+                raise ValueError(
+                    f"allow item {position}: {kind!r} is not a finding that can be "
+                    f"acknowledged (kinds: {', '.join(ALLOWABLE)})"
+                )
+            if not isinstance(reason, str) or not reason.strip():
+                raise ValueError(
+                    f"allow item {position} ({kind}) needs a reason: {{{kind}: why it is fine}}"
+                )
+        return value
 
     @field_validator("then")
     @classmethod
