@@ -61,6 +61,9 @@ def start_import(db_url: str, tenant: str, file: Path, *extra: str) -> subproces
             *crmkit_command(),
             *("--db", db_url, "--tenant", tenant, "import", str(file)),
             *("--batch-size", str(BATCH), "--no-progress", "--json", *extra),
+            # Whole rows refused for a bad email, as before cells could be left out: the
+            # failures then count in the summary that both runs must agree on.
+            "--strict",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
