@@ -45,7 +45,13 @@ def test_a_new_pack_checks_clean_and_its_scenario_passes(
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("Bad-Name", "pack name 'Bad-Name': use lower-case letters"), ("ok", "already exists")],
+    [
+        ("Bad-Name", "pack name 'Bad-Name': use lower-case letters"),
+        ("ok", "already exists"),
+        # crmkit's own demo plugin has the name: installed, the two would clash.
+        ("demo", "pack name 'demo' is taken"),
+        ("leadklozer", "pack name 'leadklozer' is taken"),
+    ],
 )
 def test_a_bad_name_or_an_existing_folder_is_refused(
     tmp_path: Path, name: str, expected: str

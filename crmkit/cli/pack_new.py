@@ -7,12 +7,14 @@ scenario that exercises its rule, and one pytest test using crmkit's fixtures.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 import click
 
 from crmkit.cli.output import console
+from crmkit.plugins import installed_entry_points
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -120,13 +122,20 @@ def test_a_signup_tags_the_contact(crmkit_tenant: Tenant) -> None:
 def scaffold(name: str, parent: Path) -> Path:
     """Write the pack folder ``crmkit-NAME`` under ``parent``; return its path.
 
-    Refuses (changing nothing) a name that is not a lower-case identifier or a folder
-    that already exists.
+    Refuses (changing nothing) a name that is not a lower-case identifier, one an
+    installed plugin has, or a folder that already exists.
     """
     if not NAME.fullmatch(name):
         raise click.UsageError(
             f"pack name {name!r}: use lower-case letters, digits and _ (such as "
             "'followup'), starting with a letter, at most 40 characters"
+        )
+    # Installed, the pack's plugin would clash with a plugin of that name (or module).
+    taken = {ep.name for ep in installed_entry_points()}
+    if name in taken or importlib.util.find_spec(f"crmkit_{name}") is not None:
+        raise click.UsageError(
+            f"pack name {name!r} is taken: an installed plugin is named {name!r} or "
+            f"crmkit_{name}; choose another name"
         )
     dist = name.replace("_", "-")
     root = parent / f"crmkit-{dist}"
