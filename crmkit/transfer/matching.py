@@ -4,8 +4,10 @@ A row is the contact that has, in this order:
 
 1. one of the row's emails, as its own email or as one of its other emails;
 2. one of the row's phones (in E.164), the same way;
-3. the row's name and company, both compared without case, accents or extra spaces
-   (a row without a company matches a contact without one).
+3. for a row with no email and no phone only, the row's name and company, both
+   compared without case, accents or extra spaces (a row without a company matches a
+   contact without one). A row whose email or phone no contact has is a new person,
+   whatever its name: two Anns with different emails are two people.
 
 The first rule that finds a contact decides; among several contacts, the oldest active
 one, else the oldest archived. Rows of one file find each other the same way, so a file
@@ -49,7 +51,7 @@ def row_keys(
     """A row's keys in the order they are tried."""
     keys: list[Key] = [("email", e) for e in emails if e]
     keys += [("phone", p) for p in phones if p]
-    if name is not None:
+    if name is not None and not keys:
         keys.append(("name", name))
     return keys
 
