@@ -44,7 +44,7 @@ from crmkit.errors import (
 from crmkit.messaging import compose, resume, send, sendable
 from crmkit.pipeline import Cause
 from crmkit.recording import record_event
-from crmkit.schemas import ActionOut
+from crmkit.schemas import ActionOut, MessageOut
 from crmkit.storage import counters, job_queue
 from crmkit.storage.lists import ROWS_PER_ROUND
 from crmkit.storage.models import ContactRow, MessageRow, ScheduledActionRow
@@ -340,6 +340,22 @@ def run_due(ctx: TenantContext, now: datetime) -> DueSummary:
                 _carry_out(ctx, row, now, summary)
 
 
+def _send_action_message(ctx: TenantContext, action: ActionOut) -> MessageOut:
+    """Send a text or email action's message (recorded with the action, not alone)."""
+    return send(
+        ctx,
+        action.contact_id,
+        "sms" if action.kind == "text" else "email",
+        body=action.body,
+        template=action.template,
+        subject=action.subject,
+        actor=f"action {action.id}",
+        action_id=action.id,
+        extra={"action": {"title": action.title, "due_at": action.due_at.isoformat()}},
+        record=False,
+    )
+
+
 def _carry_out(ctx: TenantContext, row: Any, now: datetime, summary: DueSummary) -> None:
     action = action_out({k: v for k, v in row.items() if k != "archived"})
     if row["archived"]:
@@ -351,18 +367,7 @@ def _carry_out(ctx: TenantContext, row: Any, now: datetime, summary: DueSummary)
     error: str | None = None
     if action.kind in ("text", "email"):
         try:
-            message = send(
-                ctx,
-                action.contact_id,
-                "sms" if action.kind == "text" else "email",
-                body=action.body,
-                template=action.template,
-                subject=action.subject,
-                actor=f"action {action.id}",
-                action_id=action.id,
-                extra={"action": {"title": action.title, "due_at": action.due_at.isoformat()}},
-                record=False,
-            )
+            message = _send_action_message(ctx, action)
             message_id = message.id
         except CRMError as exc:
             error = str(exc)
@@ -474,18 +479,7 @@ def _send_once(ctx: TenantContext, action: ActionOut) -> tuple[int | None, str |
             return resume(ctx, int(earlier["id"])).id, None
         if earlier is not None:  # failed: the transport answered with an error
             return int(earlier["id"]), str(earlier["error"])
-        message = send(
-            ctx,
-            action.contact_id,
-            "sms" if action.kind == "text" else "email",
-            body=action.body,
-            template=action.template,
-            subject=action.subject,
-            actor=f"action {action.id}",
-            action_id=action.id,
-            extra={"action": {"title": action.title, "due_at": action.due_at.isoformat()}},
-            record=False,
-        )
+        message = _send_action_message(ctx, action)
         return message.id, None
     except DeliveryError as exc:
         return exc.message_id, str(exc)

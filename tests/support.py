@@ -4,6 +4,11 @@
 
 from __future__ import annotations
 
+import socket
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
 from crmkit.testing.support import (
     STAGE,
     FrozenClock,
@@ -15,6 +20,25 @@ from crmkit.testing.support import (
     needs_durable,
     snapshot,
 )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a test's own server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class MailInbox:
+    """An aiosmtpd handler that keeps the messages it receives, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.original_content))
+        return "250 Message accepted for delivery"
+
 
 ALL_PACKS = ["17hats", "funnel", "contacts", "leadklozer", "clienttether"]
 # Kinds the first-party rulesets react to, and engagements (LeadKlozer's Smart Score).
@@ -42,10 +66,12 @@ __all__ = [
     "EVENT_KINDS",
     "STAGE",
     "FrozenClock",
+    "MailInbox",
     "PackPlugin",
     "crmkit_command",
     "durable_in_use",
     "events_state",
+    "free_port",
     "invoker",
     "needs_durable",
     "snapshot",

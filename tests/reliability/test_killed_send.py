@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes
-from email.message import Message
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from slow_smtp import Trickler, trickling_server
-from support import crmkit_command
+from support import MailInbox, crmkit_command, free_port
 
 from crmkit import CRM, Tenant
 from crmkit.storage.models import MessageRow, ScheduledActionRow
@@ -30,21 +26,6 @@ from crmkit.upcoming import INTERRUPTED, LEASE, MAX_ATTEMPTS
 
 # Long enough that only the kill ends the send.
 HANGING_DEADLINE = "600"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.original_content))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
@@ -109,8 +90,8 @@ def test_a_killed_tick_is_retried_and_the_email_goes_out(db_url: str, crm: CRM) 
         tenant, ada = _tenant(crm, server.port)
         _kill_mid_send(db_url, server)
     assert _statuses(crm) == (["running"], ["sending"])
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    inbox = MailInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         tenant.update_settings({"smtp_port": controller.port})
